@@ -1,0 +1,189 @@
+"""The records frameworks, agents and the master exchange: tasks, statuses, offers, filters.
+
+These are the names a framework author writes with (``jmesos.TaskInfo``,
+``jmesos.Filters`` ...).  They validate on construction, so a mistake is
+reported where it was made, with the field and the fix.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .resources import Resources, ResourceError
+from .states import Reason, TaskState
+
+__all__ = [
+    "FrameworkInfo",
+    "AgentInfo",
+    "TaskInfo",
+    "TaskStatus",
+    "Offer",
+    "Filters",
+    "InvalidArgument",
+]
+
+
+class InvalidArgument(ValueError):
+    """A public function got a value it cannot use; the message names the field and the fix."""
+
+
+def _check_number(field_name: str, value: Any, *, minimum: float = 0.0, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+        raise InvalidArgument(f"{field_name}={value!r} must be a number >= {minimum:g}, e.g. {field_name}=5")
+
+
+def _check_name(field_name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"{field_name}={value!r} must be a non-empty string, e.g. {field_name}='my-framework'")
+
+
+@dataclass
+class Filters:
+    """What a framework asks of the master when it declines: ``refuse_seconds`` (Mesos default 5 s)."""
+
+    refuse_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        _check_number("refuse_seconds", self.refuse_seconds)
+
+
+@dataclass
+class FrameworkInfo:
+    """Who a framework is: its name, role (for fair sharing), user and fail-over timeout (seconds).
+
+    ``failover_timeout`` is how long the master keeps a disconnected framework's
+    tasks running, waiting for it to come back (0: kill them at once).
+    ``implicit_acknowledgements`` lets the driver acknowledge status updates
+    after each ``status_update`` callback; set it False to acknowledge by hand.
+    """
+
+    name: str
+    role: str = "*"
+    user: str = ""
+    failover_timeout: float = 0.0
+    implicit_acknowledgements: bool = True
+    id: Optional[str] = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_name("name", self.name)
+        _check_name("role", self.role)
+        _check_number("failover_timeout", self.failover_timeout)
+
+
+@dataclass
+class AgentInfo:
+    """What an agent advertises when it registers."""
+
+    hostname: str
+    resources: Resources
+    attributes: dict[str, str] = field(default_factory=dict)
+    id: Optional[str] = None
+    port: int = 0
+
+
+_task_counter = itertools.count(1)
+
+
+@dataclass
+class TaskInfo:
+    """A task a framework launches: either ``fn(*args, **kwargs)`` or a shell ``command``.
+
+    ``task_id`` defaults to ``name`` (Mesos asks frameworks to pick unique ids);
+    ``locality`` lists agent ids that hold the task's data, so widgets and
+    lessons can tell whether it ran where its data was.
+    """
+
+    name: str = ""
+    agent_id: Optional[str] = None
+    resources: Any = None
+    fn: Optional[Callable[..., Any]] = None
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    command: Optional[str] = None
+    task_id: Optional[str] = None
+    locality: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    #: the serialised callable, filled by the driver before the task leaves the process
+    payload: Optional[bytes] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.resources is None:
+            raise InvalidArgument(
+                "resources is missing; give each task resources, e.g. resources=jmesos.Resources(cpus=1, mem='128MiB')"
+            )
+        try:
+            self.resources = Resources.coerce(self.resources, "resources")
+        except ResourceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if self.fn is None and self.command is None and self.payload is None:
+            raise InvalidArgument("a task needs fn=callable or command='shell command'; it has neither")
+        if self.fn is not None and self.command is not None:
+            raise InvalidArgument("a task runs fn or command, not both; drop one of them")
+        if self.fn is not None and not callable(self.fn):
+            raise InvalidArgument(f"fn={self.fn!r} is not callable; pass a function, e.g. fn=lambda x: x * x")
+        if self.command is not None and (not isinstance(self.command, str) or not self.command.strip()):
+            raise InvalidArgument(f"command={self.command!r} must be a non-empty shell command string")
+        if not isinstance(self.args, (tuple, list)):
+            raise InvalidArgument(f"args={self.args!r} must be a tuple, e.g. args=(i,)")
+        self.args = tuple(self.args)
+        if not isinstance(self.kwargs, dict):
+            raise InvalidArgument(f"kwargs={self.kwargs!r} must be a dict")
+        if isinstance(self.locality, str):
+            self.locality = (self.locality,)
+        self.locality = tuple(self.locality)
+        if not self.task_id:
+            self.task_id = self.name or f"task-{next(_task_counter)}"
+        if not isinstance(self.task_id, str):
+            raise InvalidArgument(f"task_id={self.task_id!r} must be a string")
+        if not self.name:
+            self.name = self.task_id
+
+    @property
+    def kind(self) -> str:
+        """``'command'`` for shell tasks, ``'python'`` for callables."""
+        return "command" if self.command is not None else "python"
+
+
+@dataclass
+class TaskStatus:
+    """A task's state change, as a framework's ``status_update`` receives it.
+
+    ``data`` holds a Python task's return value (TASK_FINISHED) and ``message``
+    the traceback text of its exception (TASK_FAILED).
+    """
+
+    task_id: str
+    state: TaskState
+    reason: Reason = Reason.REASON_NONE
+    message: str = ""
+    data: Any = None
+    agent_id: Optional[str] = None
+    framework_id: Optional[str] = None
+    source: str = "SOURCE_AGENT"
+    timestamp: float = 0.0
+    uuid: Optional[str] = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state.is_terminal
+
+
+@dataclass
+class Offer:
+    """Resources of one agent offered to one framework until it answers (or the offer is rescinded)."""
+
+    id: str
+    framework_id: str
+    agent_id: str
+    hostname: str
+    resources: Resources
+    attributes: dict[str, str] = field(default_factory=dict)
+    #: why the allocator chose this framework for this agent, in words
+    explanation: str = ""
