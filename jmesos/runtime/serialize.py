@@ -1,0 +1,109 @@
+"""Shipping Python callables and results between processes.
+
+Callables written in a notebook cell (lambdas, closures, classes) cannot be
+pickled by reference, so they go by value with ``dill`` (multiprocess's
+serialiser), with ``recurse=True`` so only the globals a function uses travel
+with it, not the whole notebook namespace.  Serialising a function costs a few
+hundred microseconds, so the bytes are cached per function object: ten thousand
+tasks of one function pay for it once.  Arguments and results use plain pickle
+when they can (fast) and fall back to dill.
+
+A payload is ``(key, fn_bytes, call_bytes)``: an executor keeps the functions
+it has loaded by ``key`` and skips ``fn_bytes`` it has seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import weakref
+from typing import Any, Callable
+
+__all__ = ["dumps_call", "loads_call", "dumps_value", "loads_value", "Blob", "SerializationError"]
+
+
+class SerializationError(ValueError):
+    """A task's function, arguments or result cannot be sent to another process."""
+
+
+class Blob(bytes):
+    """Bytes that hold a serialised value; the master forwards them without opening them."""
+
+    __slots__ = ()
+
+    def __reduce__(self):
+        return (Blob, (bytes(self),))
+
+
+_fn_cache: "weakref.WeakKeyDictionary[Any, tuple[str, bytes]]" = weakref.WeakKeyDictionary()
+_fn_cache_strong: dict[int, tuple[Any, str, bytes]] = {}
+
+
+def _dill():
+    import dill  # imported lazily: only processes that ship code pay for it
+
+    return dill
+
+
+def _fn_bytes(fn: Callable[..., Any]) -> tuple[str, bytes]:
+    try:
+        cached = _fn_cache.get(fn)
+    except TypeError:  # not weak-referenceable (e.g. a builtin method)
+        entry = _fn_cache_strong.get(id(fn))
+        cached = entry[1:] if entry is not None and entry[0] is fn else None
+    if cached is not None:
+        return cached
+    try:
+        data = _dill().dumps(fn, recurse=True)
+    except Exception as exc:
+        raise SerializationError(
+            f"fn={fn!r} cannot be sent to an agent ({type(exc).__name__}: {exc}); "
+            "avoid capturing open files, sockets, locks or the cluster object in the task's function"
+        ) from None
+    result = (hashlib.blake2b(data, digest_size=12).hexdigest(), data)
+    try:
+        _fn_cache[fn] = result
+    except TypeError:
+        if len(_fn_cache_strong) > 4096:
+            _fn_cache_strong.clear()
+        _fn_cache_strong[id(fn)] = (fn, *result)
+    return result
+
+
+def dumps_value(value: Any, what: str = "value") -> Blob:
+    """Serialise a value: pickle when possible, dill otherwise."""
+    try:
+        return Blob(b"P" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:
+        pass
+    try:
+        return Blob(b"D" + _dill().dumps(value, recurse=True))
+    except Exception as exc:
+        raise SerializationError(f"{what} {value!r:.80} cannot be serialised ({type(exc).__name__}: {exc})") from None
+
+
+def loads_value(blob: bytes) -> Any:
+    if not blob:
+        return None
+    if blob[:1] == b"P":
+        return pickle.loads(blob[1:])
+    return _dill().loads(blob[1:])
+
+
+def dumps_call(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> Blob:
+    """The payload of a Python task: the function (cached) and its arguments."""
+    key, data = _fn_bytes(fn)
+    call = dumps_value((tuple(args), dict(kwargs or {})), "the task's args/kwargs")
+    return Blob(pickle.dumps((key, data, bytes(call)), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def loads_call(payload: bytes, cache: dict[str, Callable[..., Any]] | None = None) -> tuple[Callable[..., Any], tuple, dict]:
+    """Open a payload; ``cache`` (key → function) saves loading the same function twice."""
+    key, data, call = pickle.loads(payload)
+    fn = cache.get(key) if cache is not None else None
+    if fn is None:
+        fn = _dill().loads(data)
+        if cache is not None:
+            cache[key] = fn
+    args, kwargs = loads_value(call)
+    return fn, args, kwargs

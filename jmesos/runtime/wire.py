@@ -1,0 +1,350 @@
+"""Authenticated message channels over TCP, driven by one selector loop per process.
+
+Every connection starts with a mutual HMAC challenge over the cluster's
+secret (as Jupyter and multiprocessing do): the listener sends a nonce, the
+connecting side answers ``HMAC(secret, nonce)`` with a nonce of its own, and
+the listener proves itself back.  Nothing is unpickled before that succeeds;
+a peer without the secret is dropped and reported, and the loop goes on
+serving the others.
+
+After the handshake, a frame is a 4-byte length and a pickled *list* of
+messages: everything queued for a peer during one loop iteration leaves in one
+frame, so a burst of status updates costs one system call, not thousands.
+Writes never block: what the kernel cannot take now waits in a buffer.
+"""
+
+from __future__ import annotations
+
+import errno
+import hmac
+import os
+import pickle
+import queue
+import selectors
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = ["Hub", "Channel", "HubEvent", "AuthenticationError", "read_secret", "new_secret"]
+
+_HEADER = struct.Struct("!I")
+_NONCE = 32
+_DIGEST = "sha256"
+_MAX_FRAME = 1 << 30
+_HELLO = b"JMESOS1"
+
+
+class AuthenticationError(ConnectionError):
+    """The other side does not hold this cluster's secret."""
+
+
+def new_secret() -> bytes:
+    return os.urandom(32).hex().encode()
+
+
+def read_secret(path: str) -> bytes:
+    """Read a secret file (as written by ``LocalCluster`` or ``python -m jmesos master``)."""
+    try:
+        with open(path, "rb") as f:
+            secret = f.read().strip()
+    except OSError as exc:
+        raise ValueError(f"secret_file={path!r} cannot be read ({exc.strerror}); pass the file the master wrote") from None
+    if not secret:
+        raise ValueError(f"secret_file={path!r} is empty; pass the file the master wrote")
+    return secret
+
+
+def _mac(secret: bytes, nonce: bytes) -> bytes:
+    return hmac.new(secret, nonce, _DIGEST).digest()
+
+
+@dataclass(eq=False)
+class Channel:
+    """One authenticated connection; ``name`` is what the process calls the peer."""
+
+    sock: socket.socket
+    name: str
+    address: Any = None
+    authenticated: bool = False
+    inbuf: bytearray = field(default_factory=bytearray)
+    outbuf: bytearray = field(default_factory=bytearray)
+    pending: list = field(default_factory=list)
+    nonce: bytes = b""
+    closed: bool = False
+    info: dict = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+@dataclass
+class HubEvent:
+    """What :meth:`Hub.poll` reports: ``kind`` is connected, messages, closed or refused."""
+
+    kind: str
+    channel: Optional[Channel]
+    messages: list = field(default_factory=list)
+    detail: str = ""
+
+
+class Hub:
+    """A selector loop over a listening socket and channels.  Not thread-safe, except :meth:`call_soon`."""
+
+    def __init__(self, secret: bytes, name: str = "peer") -> None:
+        if not secret:
+            raise ValueError("secret is empty; every jmesos connection needs the cluster's secret")
+        self.secret = secret
+        self.name = name
+        self.selector = selectors.DefaultSelector()
+        self.listener: Optional[socket.socket] = None
+        self.channels: set[Channel] = set()
+        self._seq = 0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._dirty: set[Channel] = set()
+
+    # -- set-up -----------------------------------------------------------------------
+    def listen(self, host: str = "127.0.0.1", port: int = 0, sock: Optional[socket.socket] = None) -> tuple[str, int]:
+        """Listen on ``host:port`` (or adopt an already bound ``sock``); returns the address."""
+        if sock is None:
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(128)
+        sock.setblocking(False)
+        self.listener = sock
+        self.selector.register(sock, selectors.EVENT_READ, "listen")
+        return sock.getsockname()[:2]
+
+    def connect(self, host: str, port: int, name: str = "master", timeout: float = 10.0) -> Channel:
+        """Connect and authenticate (blocking, up to ``timeout``); raises on a wrong secret."""
+        sock = socket.create_connection((host, port), timeout=timeout)
+        try:
+            hello = _recv_exact(sock, len(_HELLO) + _NONCE)
+            if not hello.startswith(_HELLO):
+                raise AuthenticationError(f"{host}:{port} is not a jmesos master")
+            theirs = hello[len(_HELLO):]
+            mine = os.urandom(_NONCE)
+            sock.sendall(_mac(self.secret, theirs) + mine)
+            proof = _recv_exact(sock, len(_mac(b"x", b"x")))
+            if not hmac.compare_digest(proof, _mac(self.secret, mine)):
+                raise AuthenticationError(f"{host}:{port} does not hold this cluster's secret")
+        except (OSError, AuthenticationError) as exc:
+            sock.close()
+            if isinstance(exc, AuthenticationError):
+                raise
+            raise AuthenticationError(
+                f"{host}:{port} refused the connection during authentication; is the secret right?"
+            ) from None
+        return self._adopt(sock, name, (host, port), authenticated=True)
+
+    def _adopt(self, sock: socket.socket, name: str, address: Any, authenticated: bool) -> Channel:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        channel = Channel(sock, name, address, authenticated)
+        self.channels.add(channel)
+        self.selector.register(sock, selectors.EVENT_READ, channel)
+        return channel
+
+    # -- sending ----------------------------------------------------------------------
+    def send(self, channel: Channel, message: Any) -> None:
+        """Queue ``message``; it leaves with the others of this iteration at :meth:`flush`."""
+        if channel.closed:
+            return
+        channel.pending.append(message)
+        self._dirty.add(channel)
+
+    def flush(self) -> None:
+        """Write every queued batch (what the socket cannot take now stays buffered)."""
+        dirty, self._dirty = self._dirty, set()
+        for channel in dirty:
+            if channel.closed or not channel.pending:
+                continue
+            data = pickle.dumps(channel.pending, protocol=pickle.HIGHEST_PROTOCOL)
+            channel.pending = []
+            channel.outbuf += _HEADER.pack(len(data))
+            channel.outbuf += data
+            self._write(channel)
+
+    def _write(self, channel: Channel) -> None:
+        try:
+            sent = channel.sock.send(channel.outbuf)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._close(channel)
+            return
+        del channel.outbuf[:sent]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.outbuf else 0)
+        try:
+            self.selector.modify(channel.sock, events, channel)
+        except (KeyError, ValueError):
+            pass
+
+    def add_reader(self, fileobj: Any, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` from :meth:`poll` whenever ``fileobj`` (a pipe, a socket) is readable."""
+        self.selector.register(fileobj, selectors.EVENT_READ, callback)
+
+    def remove_reader(self, fileobj: Any) -> None:
+        try:
+            self.selector.unregister(fileobj)
+        except (KeyError, ValueError):
+            pass
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop's thread at its next iteration (safe from any thread)."""
+        self._calls.put(fn)
+        try:
+            self._wake_w.send(b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self, channel: Channel) -> None:
+        """Close ``channel`` after writing what is buffered for it (best effort)."""
+        if channel.pending:
+            self._dirty.add(channel)
+            self.flush()
+        if channel.outbuf:
+            try:
+                channel.sock.setblocking(True)
+                channel.sock.settimeout(1.0)
+                channel.sock.sendall(channel.outbuf)
+            except OSError:
+                pass
+        self._close(channel)
+
+    def _close(self, channel: Channel) -> None:
+        if channel.closed:
+            return
+        channel.closed = True
+        self.channels.discard(channel)
+        try:
+            self.selector.unregister(channel.sock)
+        except (KeyError, ValueError):
+            pass
+        channel.sock.close()
+
+    def shutdown(self) -> None:
+        for channel in list(self.channels):
+            self.close(channel)
+        if self.listener is not None:
+            try:
+                self.selector.unregister(self.listener)
+            except (KeyError, ValueError):
+                pass
+            self.listener.close()
+        self.selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- receiving --------------------------------------------------------------------
+    def poll(self, timeout: Optional[float]) -> list[HubEvent]:
+        """Wait up to ``timeout`` seconds (None: forever) and return what happened."""
+        self.flush()
+        out: list[HubEvent] = []
+        for key, mask in self.selector.select(timeout):
+            tag = key.data
+            if tag == "wake":
+                try:
+                    while self._wake_r.recv(4096):
+                        pass
+                except (BlockingIOError, OSError):
+                    pass
+            elif tag == "listen":
+                self._accept(out)
+            elif callable(tag):
+                tag()
+            else:
+                channel: Channel = tag
+                if mask & selectors.EVENT_WRITE and not channel.closed:
+                    self._write(channel)
+                if mask & selectors.EVENT_READ and not channel.closed:
+                    self._read(channel, out)
+        while True:
+            try:
+                fn = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            fn()
+        return out
+
+    def _accept(self, out: list[HubEvent]) -> None:
+        assert self.listener is not None
+        while True:
+            try:
+                sock, address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    return
+                raise
+            self._seq += 1
+            channel = self._adopt(sock, f"conn-{self._seq}", address, authenticated=False)
+            channel.nonce = os.urandom(_NONCE)
+            channel.outbuf += _HELLO + channel.nonce
+            self._write(channel)
+
+    def _read(self, channel: Channel, out: list[HubEvent]) -> None:
+        try:
+            data = channel.sock.recv(1 << 20)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            was_authenticated = channel.authenticated
+            self._close(channel)
+            if was_authenticated:
+                out.append(HubEvent("closed", channel))
+            return
+        channel.inbuf += data
+        if not channel.authenticated:
+            need = len(_mac(b"x", b"x")) + _NONCE
+            if len(channel.inbuf) < need:
+                return
+            answer, theirs = bytes(channel.inbuf[: need - _NONCE]), bytes(channel.inbuf[need - _NONCE : need])
+            del channel.inbuf[:need]
+            if not hmac.compare_digest(answer, _mac(self.secret, channel.nonce)):
+                self._close(channel)
+                out.append(HubEvent("refused", None, detail=f"connection from {channel.address} refused: wrong secret"))
+                return
+            channel.authenticated = True
+            channel.outbuf += _mac(self.secret, theirs)
+            self._write(channel)
+            out.append(HubEvent("connected", channel))
+        messages: list = []
+        buf = channel.inbuf
+        offset = 0
+        while len(buf) - offset >= 4:
+            (size,) = _HEADER.unpack_from(buf, offset)
+            if size > _MAX_FRAME:
+                self._close(channel)
+                out.append(HubEvent("closed", channel, detail="frame too large"))
+                return
+            if len(buf) - offset - 4 < size:
+                break
+            try:
+                messages.extend(pickle.loads(bytes(buf[offset + 4 : offset + 4 + size])))
+            except Exception as exc:  # a broken frame from an authenticated peer: report, keep serving
+                out.append(HubEvent("refused", channel, detail=f"undecodable frame from {channel.name}: {exc!r}"))
+            offset += 4 + size
+        if offset:
+            del buf[:offset]
+        if messages:
+            out.append(HubEvent("messages", channel, messages))
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed during authentication")
+        data += chunk
+    return bytes(data)
