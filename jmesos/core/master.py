@@ -23,7 +23,7 @@ import math
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from . import messages as m
 from .allocator.base import Allocator, OfferDecision
@@ -48,7 +48,7 @@ class MasterConfig:
 
     allocation_interval: float = 1.0
     #: rescind offers not answered within this time (None: offers never time out, as in Mesos)
-    offer_timeout: Optional[float] = None
+    offer_timeout: float | None = None
     ping_interval: float = 1.0
     max_missed_pings: int = 3
     #: at most this often (virtual seconds) a ``shares`` event is recorded
@@ -88,7 +88,7 @@ class _Task:
 class _Agent:
     id: str
     info: AgentInfo
-    peer: Optional[str]
+    peer: str | None
     total: Resources
     tasks: dict[tuple[str, str], _Task] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
@@ -101,10 +101,10 @@ class _Agent:
 class _Framework:
     id: str
     info: FrameworkInfo
-    peer: Optional[str]
+    peer: str | None
     tasks: dict[str, _Task] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
-    failover_deadline: Optional[float] = None
+    failover_deadline: float | None = None
 
 
 @dataclass
@@ -119,8 +119,8 @@ class Master:
     def __init__(
         self,
         allocator: Allocator,
-        config: Optional[MasterConfig] = None,
-        record: Optional[Callable[[Event], None]] = None,
+        config: MasterConfig | None = None,
+        record: Callable[[Event], None] | None = None,
         name: str = "master",
     ) -> None:
         self.config = config or MasterConfig()
@@ -284,7 +284,7 @@ class Master:
     def _event(self, kind: str, source: str = "", dest: str = "", **data: Any) -> None:
         self._record_sink(Event(self._now, kind, source or self.name, dest, data))
 
-    def _name_of(self, peer: Optional[str]) -> str:
+    def _name_of(self, peer: str | None) -> str:
         if peer is None:
             return ""
         return self._peer_agent.get(peer) or self._peer_framework.get(peer) or peer
@@ -310,7 +310,7 @@ class Master:
         state: TaskState,
         reason: Reason,
         message: str,
-        agent_id: Optional[str],
+        agent_id: str | None,
         out: Outbox,
     ) -> None:
         """Send a master-generated status (needs no acknowledgement) and record it."""
@@ -443,7 +443,7 @@ class Master:
                 self._remove_framework(now, fw, f"not back within failover_timeout={fw.info.failover_timeout:g}s", out)
 
     # ------------------------------------------------------------------ offers
-    def _allocate(self, now: float, agent_ids: Optional[Iterable[str]], out: Outbox) -> None:
+    def _allocate(self, now: float, agent_ids: Iterable[str] | None, out: Outbox) -> None:
         decisions: list[OfferDecision] = self.allocator.allocate(now, list(agent_ids) if agent_ids is not None else None)
         errors = getattr(self.allocator, "errors", None)
         if errors:
@@ -490,7 +490,7 @@ class Master:
             out.append((self.frameworks[framework_id].peer, m.ResourceOffers(offers)))  # type: ignore[arg-type]
         self._shares_dirty = True
 
-    def _take_offer(self, fw: _Framework, offer_id: str) -> Optional[_Offer]:
+    def _take_offer(self, fw: _Framework, offer_id: str) -> _Offer | None:
         record = self.offers.get(offer_id) if isinstance(offer_id, str) else None
         if record is None or record.offer.framework_id != fw.id:
             return None

@@ -1,0 +1,108 @@
+"""The framework side of two-level scheduling: the ``Scheduler`` a user subclasses.
+
+A framework is a scheduler object whose callbacks the driver calls on a
+background thread: ``resource_offers`` when the master offers resources (the
+framework decides which to use and which tasks to run), ``status_update`` as
+tasks progress, and so on.  The same class runs unchanged on a live cluster
+and in the simulator, because it only talks to the ``driver`` it is handed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from .model import Filters, Offer, TaskInfo, TaskStatus
+from .resources import Resources
+
+__all__ = ["Scheduler", "Driver", "pack_tasks"]
+
+
+class Driver(Protocol):
+    """What a scheduler can ask of the master (Mesos's ``SchedulerDriver``, Python style)."""
+
+    framework_id: str | None
+
+    def launch_tasks(self, offer_ids: Any, tasks: Sequence[TaskInfo], filters: Filters | None = None) -> None:
+        """Launch ``tasks`` on one or several offers of the same agent; an empty list declines them."""
+
+    def decline_offer(self, offer_id: Any, filters: Filters | None = None) -> None:
+        """Give an offer back; ``filters.refuse_seconds`` (default 5) keeps that agent away meanwhile."""
+
+    def kill_task(self, task_id: str) -> None: ...
+
+    def revive_offers(self) -> None: ...
+
+    def suppress_offers(self) -> None: ...
+
+    def acknowledge_status_update(self, status: TaskStatus) -> None: ...
+
+    def reconcile_tasks(self, statuses: Iterable[Any] = ()) -> None: ...
+
+    def send_framework_message(self, agent_id: str, data: Any, executor_id: str | None = None) -> None: ...
+
+    def stop(self, failover: bool = False) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Scheduler:
+    """Subclass this and override the callbacks your framework needs.
+
+    Every callback gets the driver first.  The defaults are safe: offers are
+    declined (so resources go to frameworks that want them), the rest ignored.
+    Callbacks run on the driver's thread; keep them quick and never block in
+    them for long (a blocked callback delays every later message).
+    """
+
+    def registered(self, driver: Driver, framework_id: str, master: str) -> None:
+        """The master accepted the framework and gave it ``framework_id``."""
+
+    def reregistered(self, driver: Driver, master: str) -> None:
+        """The framework reconnected (fail-over) and kept its id and tasks."""
+
+    def disconnected(self, driver: Driver) -> None:
+        """The connection to the master dropped; the driver is trying to reconnect."""
+
+    def resource_offers(self, driver: Driver, offers: list[Offer]) -> None:
+        """Resources are on offer: launch tasks on some, decline the others."""
+        for offer in offers:
+            driver.decline_offer(offer.id)
+
+    def offer_rescinded(self, driver: Driver, offer_id: str) -> None:
+        """An offer is no longer valid (its agent went away, or it timed out)."""
+
+    def status_update(self, driver: Driver, status: TaskStatus) -> None:
+        """A task changed state; ``status.data`` holds a Python task's return value."""
+
+    def framework_message(self, driver: Driver, agent_id: str, data: Any) -> None:
+        """A task sent ``data`` with ``jmesos.executor.send_framework_message``."""
+
+    def agent_lost(self, driver: Driver, agent_id: str) -> None:
+        """An agent died; its tasks were reported TASK_LOST."""
+
+    def executor_lost(self, driver: Driver, executor_id: str, agent_id: str, status: int) -> None:
+        """An executor exited unexpectedly."""
+
+    def error(self, driver: Driver, message: str) -> None:
+        """The master refused something this framework did (the driver stops after fatal ones)."""
+
+
+def pack_tasks(offer: Offer, tasks: Iterable[TaskInfo], free: Resources | None = None) -> list[TaskInfo]:
+    """The tasks, in order, that fit in ``offer`` together; each gets the offer's ``agent_id``.
+
+    Greedy first fit: a task that does not fit is skipped and later smaller
+    ones may still fit.  Returns the list to pass to ``driver.launch_tasks``.
+    """
+    if not isinstance(offer, Offer):
+        raise TypeError(f"offer={offer!r} is not an Offer; pass one of the offers given to resource_offers")
+    remaining = offer.resources if free is None else Resources.coerce(free)
+    chosen = []
+    for task in tasks:
+        if not isinstance(task, TaskInfo):
+            raise TypeError(f"{task!r} is not a TaskInfo; build tasks with jmesos.TaskInfo(...)")
+        if task.resources <= remaining:
+            remaining = remaining - task.resources
+            task.agent_id = offer.agent_id
+            chosen.append(task)
+    return chosen

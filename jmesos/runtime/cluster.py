@@ -1,0 +1,542 @@
+"""``LocalCluster``: a real master and agents in subprocesses, owned by this Python process.
+
+    with jmesos.LocalCluster(agents=4, cpus=2, mem="1GiB") as cluster:
+        cluster.run(MyFramework(), name="mine")
+
+The cluster lives in a supervisor process (see :mod:`jmesos.runtime.supervisor`)
+that dies with this one; this object keeps a connection to the master that
+streams the event log into :attr:`LocalCluster.events`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..core import messages as m
+from ..core.events import Event, EventLog
+from ..core.master import MasterConfig
+from ..core.model import FrameworkInfo, InvalidArgument
+from ..core.resources import ResourceError, Resources
+from ..core.scheduler import Scheduler
+from .driver import SchedulerDriver
+from .serialize import dumps_value
+from .wire import Hub, new_secret
+
+__all__ = ["LocalCluster", "FrameworkHandle"]
+
+_live_clusters: weakref.WeakSet[LocalCluster] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for cluster in list(_live_clusters):
+        cluster.stop()
+
+
+class FrameworkHandle:
+    """A framework running in the background (from :meth:`LocalCluster.run_async`)."""
+
+    def __init__(self, driver: SchedulerDriver, scheduler: Scheduler) -> None:
+        self.driver = driver
+        self.scheduler = scheduler
+
+    @property
+    def framework_id(self) -> str | None:
+        return self.driver.framework_id
+
+    @property
+    def done(self) -> bool:
+        return self.driver.done
+
+    def wait(self, timeout: float | None = None) -> Scheduler:
+        """Block until the framework stops; raises TimeoutError after ``timeout`` seconds."""
+        self.driver.join(timeout)
+        if not self.driver.done:
+            raise TimeoutError(f"framework {self.framework_id!r} still running after {timeout}s; call .stop() to end it")
+        return self.scheduler
+
+    def stop(self, failover: bool = False) -> None:
+        self.driver.stop(failover=failover)
+        self.driver.join(5.0)
+
+    def __repr__(self) -> str:
+        return f"<FrameworkHandle {self.framework_id or self.driver.framework.name} {self.driver.status}>"
+
+
+def _agent_specs(
+    agents: Any, cpus: Any, mem: Any, disk: Any, gpus: Any, ports: Any, attributes: Any
+) -> list[dict[str, Any]]:
+    if isinstance(agents, bool) or not isinstance(agents, (int, list, tuple)):
+        raise InvalidArgument(f"agents={agents!r} must be a number of agents or a list of per-agent dicts")
+    if isinstance(agents, int):
+        if agents < 0 or agents > 256:
+            raise InvalidArgument(f"agents={agents!r} must be between 0 and 256 on one machine; use the simulator for more")
+        agents = [{} for _ in range(agents)]
+    specs = []
+    for i, agent in enumerate(agents):
+        if not isinstance(agent, Mapping):
+            raise InvalidArgument(f"agents[{i}]={agent!r} must be a dict such as {{'cpus': 2, 'mem': '1GiB'}}")
+        attrs = agent.get("attributes", attributes[i] if isinstance(attributes, (list, tuple)) else attributes) or {}
+        if not isinstance(attrs, Mapping):
+            raise InvalidArgument(f"attributes={attrs!r} must be a dict such as {{'rack': 'r1'}}")
+        try:
+            resources = Resources(
+                cpus=agent.get("cpus", cpus),
+                mem=agent.get("mem", mem),
+                disk=agent.get("disk", disk),
+                gpus=agent.get("gpus", gpus) or None,
+                ports=agent.get("ports", ports),
+            )
+        except ResourceError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if not resources.cpus or not resources.mem:
+            raise InvalidArgument(f"agent {i} has {resources}; every agent needs cpus > 0 and mem > 0")
+        specs.append(
+            {
+                "resources": str(resources),
+                "attributes": {str(k): str(v) for k, v in attrs.items()},
+                "hostname": agent.get("hostname"),
+            }
+        )
+    return specs
+
+
+class LocalCluster:
+    """A master and ``agents`` agents in subprocesses on this machine.
+
+    Each agent advertises ``cpus``, ``mem`` (MiB or ``'1GiB'``), ``disk`` and
+    optional ``gpus``/``ports``; pass ``agents=[{...}, {...}]`` for
+    heterogeneous agents and ``attributes`` (one dict for all, or a list) for
+    things like racks.  ``policy`` names an allocation policy (``'drf'``,
+    ``'priority'``, ...) or is a policy object.  Times are in seconds;
+    health checks default to 1 s × 3 misses so a killed agent is noticed in
+    about three seconds.
+    """
+
+    def __init__(
+        self,
+        agents: Any = 4,
+        cpus: Any = 2,
+        mem: Any = "1GiB",
+        disk: Any = "10GiB",
+        gpus: Any = None,
+        ports: Any = None,
+        attributes: Any = None,
+        *,
+        policy: Any = "drf",
+        policy_options: Mapping[str, Any] | None = None,
+        allocation_interval: float = 1.0,
+        offer_timeout: float | None = None,
+        ping_interval: float = 1.0,
+        max_missed_pings: int = 3,
+        trace_messages: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        work_dir: str | None = None,
+        seed: int | None = None,
+        isolation: str = "auto",
+        status_retry_interval: float = 1.0,
+        events_maxlen: int = 200_000,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self._agent_specs = _agent_specs(agents, cpus, mem, disk, gpus, ports, attributes)
+        self._defaults = {"cpus": cpus, "mem": mem, "disk": disk, "gpus": gpus, "ports": ports}
+        try:
+            self.config = MasterConfig(
+                allocation_interval=allocation_interval,
+                offer_timeout=offer_timeout,
+                ping_interval=ping_interval,
+                max_missed_pings=max_missed_pings,
+                trace_messages=trace_messages,
+            )
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if isolation not in ("auto", "cgroups", "rlimit", "none"):
+            raise InvalidArgument(f"isolation={isolation!r} must be one of 'auto', 'cgroups', 'rlimit', 'none'")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InvalidArgument(f"seed={seed!r} must be an int, e.g. seed=42")
+        self.policy = policy
+        self.seed = seed
+        self.host = host
+        self.events = EventLog(maxlen=events_maxlen)
+        self._policy_options = dict(policy_options or {})
+        if seed is not None and isinstance(policy, str):
+            self._policy_options.setdefault("seed", seed)
+        self._policy_spec = self._encode_policy(policy)
+        self._own_work_dir = work_dir is None
+        self.work_dir = work_dir or tempfile.mkdtemp(prefix="jmesos-")
+        os.makedirs(self.work_dir, exist_ok=True)
+        self._secret = new_secret()
+        self.secret_file = os.path.join(self.work_dir, "secret")
+        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(self._secret)
+        self._agent_options = {"isolation": isolation, "status_retry_interval": status_retry_interval}
+        self._port = port
+        self._lock = threading.Condition()
+        self._agent_pids: dict[str, int] = {}
+        self._exits: dict[int, int] = {}
+        self._errors: list[str] = []
+        self._drivers: list[SchedulerDriver] = []
+        self._proc: subprocess.Popen | None = None
+        self._hub: Hub | None = None
+        self._observer: threading.Thread | None = None
+        self.address: tuple[str, int] | None = None
+        self.master_pid: int | None = None
+        self._stopped = False
+        self._start(start_timeout)
+
+    # ------------------------------------------------------------------ start and stop
+    def _encode_policy(self, policy: Any) -> Any:
+        if isinstance(policy, str):
+            from ..core.allocator import make_allocator
+
+            make_allocator(policy, **self._policy_options)  # fail here, with the allocator's message, not in the master
+            return policy
+        return {"blob": base64.b64encode(dumps_value(policy, "policy")).decode()}
+
+    def _start(self, timeout: float) -> None:
+        spec = {
+            "secret": self._secret.decode(),
+            "host": self.host,
+            "port": self._port,
+            "work_dir": self.work_dir,
+            "master": {
+                "allocation_interval": self.config.allocation_interval,
+                "offer_timeout": self.config.offer_timeout,
+                "ping_interval": self.config.ping_interval,
+                "max_missed_pings": self.config.max_missed_pings,
+                "trace_messages": self.config.trace_messages,
+            },
+            "policy": self._policy_spec,
+            "policy_options": self._policy_options,
+            "agents": self._agent_specs,
+            "agent_options": self._agent_options,
+        }
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "jmesos.runtime.supervisor"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(os.path.join(self.work_dir, "supervisor.log"), "ab"),
+            start_new_session=True,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        _live_clusters.add(self)
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(spec) + "\n")
+        self._proc.stdin.flush()
+        threading.Thread(target=self._read_supervisor, name="jmesos-supervisor-reader", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self.address is None and not self._errors and self._proc.poll() is None:
+                if not self._lock.wait(max(0.0, deadline - time.monotonic())):
+                    break
+        if self.address is None:
+            self.stop()
+            raise RuntimeError(self._failure("the master did not start"))
+        self._hub = Hub(self._secret, "observer")
+        channel = self._hub.connect(*self.address, name="master")
+        self._hub.send(channel, m.Subscribe(replay=True))
+        self._hub.flush()
+        self._observer = threading.Thread(target=self._observe, name="jmesos-events", daemon=True)
+        self._observer.start()
+        want = len(self._agent_specs)
+        with self._lock:
+            while len(self._agent_pids) < want and not self._errors and self._proc.poll() is None:
+                if not self._lock.wait(max(0.0, deadline - time.monotonic())):
+                    break
+        if len(self._agent_pids) < want:
+            self.stop()
+            raise RuntimeError(self._failure(f"only {len(self._agent_pids)} of {want} agents registered"))
+
+    def _failure(self, what: str) -> str:
+        logs = []
+        for name in ("supervisor.log", "logs/master.log", "logs/agent-process-1.log"):
+            path = os.path.join(self.work_dir, name)
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    tail = f.read()[-1500:].strip()
+                if tail:
+                    logs.append(f"--- {name}\n{tail}")
+        return f"jmesos cluster failed to start: {what}. {' '.join(self._errors)}\n" + "\n".join(logs)
+
+    def _read_supervisor(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                kind = report.get("event")
+                if kind == "master":
+                    self.address = (report["address"][0], int(report["address"][1]))
+                    self.master_pid = report["pid"]
+                elif kind == "agent":
+                    self._agent_pids[report["agent_id"]] = report["pid"]
+                elif kind == "exit":
+                    self._exits[report["pid"]] = report["code"]
+                elif kind == "error":
+                    self._errors.append(report["message"])
+                self._lock.notify_all()
+        with self._lock:
+            self._lock.notify_all()
+
+    def _observe(self) -> None:
+        hub = self._hub
+        assert hub is not None
+        while not self._stopped:
+            try:
+                happenings = hub.poll(0.5)
+            except (OSError, ValueError):
+                break
+            for happening in happenings:
+                if happening.kind == "messages":
+                    for message in happening.messages:
+                        if isinstance(message, m.EventBatch):
+                            self.events.extend(message.events)
+                elif happening.kind == "closed":
+                    return
+
+    def stop(self) -> None:
+        """Stop every framework started here, then the agents (killing their tasks), then the master."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for driver in self._drivers:
+            if not driver.done:
+                driver.stop()
+        for driver in self._drivers:
+            driver.join(2.0)
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(json.dumps({"cmd": "stop"}) + "\n")
+                proc.stdin.flush()
+                proc.stdin.close()
+            except (OSError, ValueError):
+                pass
+            try:
+                proc.wait(10.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5.0)
+        if self._observer is not None:
+            self._observer.join(2.0)
+        if self._hub is not None:
+            try:
+                self._hub.shutdown()
+            except OSError:
+                pass
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        _live_clusters.discard(self)
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and self._proc is not None and self._proc.poll() is None
+
+    def _check_running(self) -> None:
+        if not self.running:
+            raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
+
+    # ------------------------------------------------------------------ frameworks
+    def _driver(self, scheduler: Scheduler, name: str | None, role: str, failover_timeout: float,
+                implicit_acknowledgements: bool, framework: FrameworkInfo | None) -> SchedulerDriver:
+        self._check_running()
+        assert self.address is not None
+        info = framework or FrameworkInfo(
+            name=name or type(scheduler).__name__,
+            role=role,
+            failover_timeout=failover_timeout,
+            implicit_acknowledgements=implicit_acknowledgements,
+        )
+        driver = SchedulerDriver(scheduler, info, self.address, self._secret)
+        self._drivers.append(driver)
+        driver.start()
+        return driver
+
+    def run(
+        self,
+        scheduler: Scheduler,
+        name: str | None = None,
+        role: str = "*",
+        *,
+        timeout: float | None = None,
+        failover_timeout: float = 0.0,
+        implicit_acknowledgements: bool = True,
+        framework: FrameworkInfo | None = None,
+    ) -> Scheduler:
+        """Run ``scheduler`` as a framework until it calls ``driver.stop()``; returns the scheduler.
+
+        With ``timeout`` (seconds) the framework is stopped and TimeoutError raised
+        if it has not finished by then.  Ctrl-C (interrupt the kernel) stops it too.
+        """
+        handle = self.run_async(
+            scheduler, name, role, failover_timeout=failover_timeout,
+            implicit_acknowledgements=implicit_acknowledgements, framework=framework,
+        )
+        try:
+            handle.driver.join(timeout)
+        except KeyboardInterrupt:
+            handle.stop()
+            raise
+        if not handle.done:
+            handle.stop()
+            raise TimeoutError(f"framework {handle.framework_id!r} did not finish within timeout={timeout}s; it was stopped")
+        if handle.driver.status == "DRIVER_ABORTED" and handle.driver.errors:
+            raise RuntimeError(f"framework {handle.framework_id!r} aborted: {handle.driver.errors[-1]}")
+        return scheduler
+
+    def run_async(
+        self,
+        scheduler: Scheduler,
+        name: str | None = None,
+        role: str = "*",
+        *,
+        failover_timeout: float = 0.0,
+        implicit_acknowledgements: bool = True,
+        framework: FrameworkInfo | None = None,
+    ) -> FrameworkHandle:
+        """Start ``scheduler`` as a framework in the background; returns a handle with ``.wait()`` and ``.stop()``."""
+        driver = self._driver(scheduler, name, role, failover_timeout, implicit_acknowledgements, framework)
+        driver.wait_registered(10.0)
+        return FrameworkHandle(driver, scheduler)
+
+    # ------------------------------------------------------------------ agents and tasks
+    @property
+    def agents(self) -> list[str]:
+        """Ids of the agents this cluster started that are still alive."""
+        with self._lock:
+            return [a for a, pid in self._agent_pids.items() if pid not in self._exits]
+
+    def add_agent(
+        self,
+        cpus: Any = None,
+        mem: Any = None,
+        disk: Any = None,
+        gpus: Any = None,
+        ports: Any = None,
+        attributes: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> str:
+        """Start one more agent (defaults: the cluster's per-agent resources); returns its id."""
+        self._check_running()
+        d = self._defaults
+        (spec,) = _agent_specs(
+            [{"cpus": cpus if cpus is not None else d["cpus"], "mem": mem if mem is not None else d["mem"],
+              "disk": disk if disk is not None else d["disk"], "gpus": gpus if gpus is not None else d["gpus"],
+              "ports": ports if ports is not None else d["ports"]}],
+            None, None, None, None, None, attributes,
+        )
+        with self._lock:
+            before = set(self._agent_pids)
+            self._command({"cmd": "add_agent", "spec": spec})
+            deadline = time.monotonic() + timeout
+            while set(self._agent_pids) == before:
+                if not self._lock.wait(max(0.0, deadline - time.monotonic())):
+                    raise RuntimeError(self._failure("the new agent did not register"))
+            (agent_id,) = set(self._agent_pids) - before
+        return agent_id
+
+    def kill_agent(self, agent_id: str) -> None:
+        """SIGKILL an agent, as a machine failure would: its tasks die with it and the master notices by missed pings."""
+        self._check_running()
+        with self._lock:
+            pid = self._agent_pids.get(agent_id)
+        if pid is None:
+            raise InvalidArgument(f"agent_id={agent_id!r} is not an agent of this cluster; use one of {self.agents}")
+        self._command({"cmd": "kill", "pid": pid})
+
+    def _command(self, command: dict[str, Any]) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(command) + "\n")
+        self._proc.stdin.flush()
+
+    def _find_task(self, task_id: str, framework_id: str | None) -> Event:
+        for event in reversed(list(self.events)):
+            if event.kind == "task_launched" and event.data.get("task_id") == task_id:
+                if framework_id is None or event.data.get("framework_id") == framework_id:
+                    return event
+        raise InvalidArgument(f"task_id={task_id!r} was never launched on this cluster; check the id (see cluster.events)")
+
+    def kill_task(self, task_id: str, framework_id: str | None = None) -> None:
+        """Kill a task of a framework started from this cluster object."""
+        launched = self._find_task(task_id, framework_id)
+        owner = launched.data["framework_id"]
+        for driver in self._drivers:
+            if driver.framework_id == owner and not driver.done:
+                driver.kill_task(task_id)
+                return
+        raise InvalidArgument(f"task {task_id!r} belongs to framework {owner!r}, which is not running from this cluster object")
+
+    def logs(self, task_id: str, stream: str = "stdout", framework_id: str | None = None) -> str:
+        """What a task printed on ``stream`` ('stdout' or 'stderr')."""
+        if stream not in ("stdout", "stderr"):
+            raise InvalidArgument(f"stream={stream!r} must be 'stdout' or 'stderr'")
+        from .agent import sandbox_path
+
+        launched = self._find_task(task_id, framework_id)
+        path = os.path.join(
+            sandbox_path(self.work_dir, launched.data["agent_id"], launched.data["framework_id"], task_id), stream
+        )
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+        """Block until an event satisfying ``predicate`` is in the log (past or new); returns it."""
+        found: list[Event] = []
+        ready = threading.Event()
+
+        def check(batch: Sequence[Event]) -> None:
+            for event in batch:
+                if not found and predicate(event):
+                    found.append(event)
+                    ready.set()
+
+        unsubscribe = self.events.subscribe(check, replay=True)
+        try:
+            if not ready.wait(timeout):
+                raise TimeoutError(f"no matching event within {timeout}s")
+        finally:
+            unsubscribe()
+        return found[0]
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        where = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
+        return f"<LocalCluster {state} master={where} agents={len(self.agents)} policy={self.policy!r}>"

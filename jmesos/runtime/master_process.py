@@ -1,0 +1,108 @@
+"""The live master: the pure :class:`~jmesos.core.master.Master` behind sockets and the wall clock.
+
+One thread, one selector loop: read whatever arrived, hand each message to
+the core, tick the core when its deadline comes, send what it returns, and
+stream new events to subscribed observers (the notebook's ``cluster.events``).
+Times in events are seconds since the master started.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..core import messages as m
+from ..core.allocator import make_allocator
+from ..core.events import Event
+from ..core.master import Master, MasterConfig
+from .wire import Channel, Hub
+
+__all__ = ["run_master"]
+
+
+def run_master(
+    secret: bytes,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    sock: socket.socket | None = None,
+    config: MasterConfig | None = None,
+    policy: Any = "drf",
+    policy_options: Mapping[str, Any] | None = None,
+    replay_events: int = 200_000,
+    on_listening: Callable[[tuple[str, int]], None] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT.  ``sock`` is a listening socket made by the caller (or None)."""
+    hub = Hub(secret, "master")
+    address = hub.listen(host, port, sock=sock)
+    start = time.monotonic()
+
+    def clock() -> float:
+        return time.monotonic() - start
+
+    fresh: list[Event] = []
+    history: deque[Event] = deque(maxlen=replay_events)
+    master = Master(make_allocator(policy, **dict(policy_options or {})), config, record=fresh.append)
+    peers: dict[str, Channel] = {}
+    observers: set[Channel] = set()
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        hub.call_soon(lambda: None)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if on_listening is not None:
+        on_listening(address)
+
+    def route(out: list[tuple[str, m.Message]]) -> None:
+        for peer, message in out:
+            channel = peers.get(peer)
+            if channel is not None:
+                hub.send(channel, message)
+
+    while not stopping:
+        now = clock()
+        timeout = 0.0 if fresh else max(0.0, min(master.next_deadline() - now, 1.0))
+        for event in hub.poll(timeout):
+            now = clock()
+            channel = event.channel
+            if event.kind == "connected" and channel is not None:
+                peers[channel.name] = channel
+            elif event.kind == "messages" and channel is not None:
+                for message in event.messages:
+                    if isinstance(message, m.Subscribe):
+                        observers.add(channel)
+                        if message.replay and history:
+                            hub.send(channel, m.EventBatch(list(history)))
+                        continue
+                    try:
+                        route(master.receive(now, channel.name, message))
+                    except Exception as exc:  # a bug must not take the cluster down: report it
+                        fresh.append(Event(now, "error", "master", "", {"message": f"master failed on {message!r:.200}: {exc!r}"}))
+                        print(f"jmesos master: error handling {type(message).__name__}: {exc!r}", file=sys.stderr)
+            elif event.kind == "closed" and channel is not None:
+                peers.pop(channel.name, None)
+                if channel in observers:
+                    observers.discard(channel)
+                else:
+                    route(master.disconnected(now, channel.name))
+            elif event.kind == "refused":
+                fresh.append(Event(now, "error", "master", "", {"message": event.detail}))
+        now = clock()
+        if master.next_deadline() <= now:
+            route(master.tick(now))
+        if fresh:
+            batch = list(fresh)
+            fresh.clear()
+            history.extend(batch)
+            for observer in observers:
+                hub.send(observer, m.EventBatch(batch))
+    hub.shutdown()

@@ -1,0 +1,250 @@
+"""The supervisor: one process that forks a cluster's master and agents, and takes them down.
+
+``LocalCluster`` starts it with ``python -m jmesos.runtime.supervisor`` and
+talks to it over its stdin/stdout in JSON lines.  Starting one fresh
+interpreter and forking the rest (with the ``multiprocess`` fork context) is
+what makes a cluster ready in a fraction of a second, and shares the
+interpreter's pages between master and agents.
+
+No orphans: the supervisor is a *child subreaper*, so any process its cluster
+starts stays its descendant even when the parent in between dies; when its
+stdin closes (the notebook kernel exited or was killed) or it is told to stop,
+it stops the agents (which kill their tasks), then the master, then anything
+left among its descendants.  Every child also gets a parent-death signal.
+
+Commands in (one JSON object a line): ``{"cmd": "add_agent", "spec": {...}}``,
+``{"cmd": "kill", "pid": N}``, ``{"cmd": "stop"}``.
+Reports out: ``{"event": "master", "address": [host, port], "pid": N}``,
+``{"event": "agent", "agent_id": ..., "pid": N}``, ``{"event": "exit", "pid": N, "code": C}``,
+``{"event": "error", "message": ...}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+__all__ = ["main"]
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.__stdout__.write(json.dumps(obj) + "\n")
+    sys.__stdout__.flush()
+
+
+def _redirect_output(path: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live descendant of ``root``, read from /proc (children before parents is not guaranteed)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _master_child(spec: dict[str, Any], sock: socket.socket, log: str) -> None:
+    from ..core.master import MasterConfig
+    from .lifetime import die_with_parent
+    from .master_process import run_master
+    from .serialize import loads_value
+
+    die_with_parent()
+    _redirect_output(log)
+    policy: Any = spec.get("policy", "drf")
+    if isinstance(policy, dict) and "blob" in policy:
+        policy = loads_value(base64.b64decode(policy["blob"]))
+    secret = spec["secret"].encode()
+    run_master(
+        secret,
+        sock=sock,
+        config=MasterConfig(**spec.get("master", {})),
+        policy=policy,
+        policy_options=spec.get("policy_options") or {},
+    )
+
+
+def _agent_child(spec: dict[str, Any], agent: dict[str, Any], address: tuple[str, int], report_fd: int, log: str) -> None:
+    from ..core.resources import Resources
+    from .agent import run_agent
+    from .lifetime import die_with_parent
+
+    die_with_parent()
+    _redirect_output(log)
+    pid = os.getpid()
+
+    def registered(agent_id: str) -> None:
+        os.write(report_fd, (json.dumps({"event": "agent", "agent_id": agent_id, "pid": pid}) + "\n").encode())
+
+    run_agent(
+        address,
+        spec["secret"].encode(),
+        Resources.parse(agent["resources"]),
+        attributes=agent.get("attributes") or {},
+        hostname=agent.get("hostname"),
+        work_dir=spec["work_dir"],
+        on_registered=registered,
+        **spec.get("agent_options", {}),
+    )
+
+
+def main() -> int:
+    """Run a cluster described by the JSON spec on the first line of stdin."""
+    line = sys.stdin.readline()
+    if not line:
+        return 1
+    spec = json.loads(line)
+    try:
+        ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    import dill  # noqa: F401  (loaded once here so every forked agent and worker shares it)
+    import multiprocess
+
+    from . import agent, master_process  # noqa: F401
+
+    ctx = multiprocess.get_context("fork")
+    logs = os.path.join(spec["work_dir"], "logs")
+    os.makedirs(logs, exist_ok=True)
+    host, port = spec.get("host", "127.0.0.1"), int(spec.get("port", 0))
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        _emit({"event": "error", "message": f"cannot listen on {host}:{port} ({exc.strerror}); choose another host or port"})
+        return 1
+    sock.listen(128)
+    address = sock.getsockname()[:2]
+    processes: dict[int, Any] = {}
+
+    master = ctx.Process(target=_master_child, args=(spec, sock, os.path.join(logs, "master.log")), name="jmesos-master")
+    master.start()
+    sock.close()
+    processes[master.pid] = master
+    _emit({"event": "master", "address": list(address), "pid": master.pid})
+
+    report_r, report_w = os.pipe()
+    os.set_blocking(report_r, False)
+    agent_count = 0
+
+    def start_agent(agent_spec: dict[str, Any]) -> None:
+        nonlocal agent_count
+        agent_count += 1
+        log = os.path.join(logs, f"agent-process-{agent_count}.log")
+        proc = ctx.Process(target=_agent_child, args=(spec, agent_spec, tuple(address), report_w, log), name="jmesos-agent")
+        proc.start()
+        processes[proc.pid] = proc
+
+    for agent_spec in spec.get("agents", []):
+        start_agent(agent_spec)
+
+    selector = selectors.DefaultSelector()
+    selector.register(sys.stdin, selectors.EVENT_READ, "stdin")
+    selector.register(report_r, selectors.EVENT_READ, "report")
+    stopping = False
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    pending = b""
+    while not stopping:
+        for key, _ in selector.select(0.25):
+            if key.data == "stdin":
+                command_line = sys.stdin.readline()
+                if not command_line:
+                    stopping = True
+                    break
+                try:
+                    command = json.loads(command_line)
+                    if command["cmd"] == "stop":
+                        stopping = True
+                    elif command["cmd"] == "add_agent":
+                        start_agent(command["spec"])
+                    elif command["cmd"] == "kill":
+                        pid = int(command["pid"])
+                        if pid in processes:
+                            os.kill(pid, signal.SIGKILL)
+                except Exception as exc:
+                    _emit({"event": "error", "message": f"bad command {command_line!r}: {exc!r}"})
+            else:
+                try:
+                    pending += os.read(report_r, 65536)
+                except BlockingIOError:
+                    pass
+                *lines, pending = pending.split(b"\n")
+                for report in lines:
+                    sys.__stdout__.write(report.decode() + "\n")
+                sys.__stdout__.flush()
+        for pid, proc in list(processes.items()):
+            if proc.exitcode is not None:
+                del processes[pid]
+                _emit({"event": "exit", "pid": pid, "code": proc.exitcode})
+    _shutdown(processes, master.pid)
+    return 0
+
+
+def _shutdown(processes: dict[int, Any], master_pid: int) -> None:
+    """Agents first (they kill their tasks and clean their containers), then the master, then stragglers."""
+    me = os.getpid()
+    agents = [p for pid, p in processes.items() if pid != master_pid]
+    for proc in agents:
+        _signal(proc.pid, signal.SIGTERM)
+    _wait(agents, 3.0)
+    for proc in processes.values():
+        _signal(proc.pid, signal.SIGTERM)
+    _wait(list(processes.values()), 2.0)
+    for _ in range(3):
+        left = _descendants(me)
+        if not left:
+            break
+        for pid in left:
+            _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                    time.sleep(0.02)
+            except ChildProcessError:
+                break
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait(procs: list[Any], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

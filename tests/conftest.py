@@ -1,0 +1,43 @@
+"""Shared fixtures: every test that starts processes checks that none are left behind."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pytest
+
+
+def _descendants() -> set[int]:
+    try:
+        return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _jmesos_processes() -> set[int]:
+    found = set()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if "jmesos.runtime.supervisor" in cmdline and proc.info["pid"] != os.getpid():
+            found.add(proc.info["pid"])
+    return found
+
+
+@pytest.fixture
+def no_leaks():
+    """Fail the test if it leaves any child process or jmesos supervisor running (waits up to 10 s)."""
+    before_children, before_jmesos = _descendants(), _jmesos_processes()
+    yield
+    deadline = time.monotonic() + 10.0
+    while True:
+        leaked = (_descendants() - before_children) | (_jmesos_processes() - before_jmesos)
+        leaked = {pid for pid in leaked if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not leaked, f"processes left behind: {[(p, psutil.Process(p).cmdline()) for p in leaked if psutil.pid_exists(p)]}"

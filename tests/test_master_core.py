@@ -1,0 +1,234 @@
+"""The pure master, driven by messages and a fake clock: no processes, no sockets, no sleeps."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from jmesos import Filters, Resources
+from jmesos.core import messages as m
+from jmesos.core.master import MasterConfig
+from jmesos.core.states import Reason, TaskState
+
+from .harness import Harness
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness(MasterConfig(allocation_interval=1.0, ping_interval=1.0, max_missed_pings=3))
+
+
+def test_new_agent_is_offered_whole_to_a_registered_framework(h):
+    fid = h.add_framework("F")
+    aid = h.add_agent("A", "cpus:4;mem:4096")
+    (offer,) = h.offers("F")
+    assert offer.agent_id == aid and offer.framework_id == fid
+    assert offer.resources == Resources(cpus=4, mem=4096)
+    assert "offer" in h.kinds()
+
+
+def test_accept_launches_on_the_agent_and_returns_the_rest(h):
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:4;mem:4096")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1"), h.task("t2")], Filters(refuse_seconds=0)))
+    (run,) = h.take("A", m.RunTasks)
+    assert [t.task_id for t in run.tasks] == ["t1", "t2"]
+    assert all(t.agent_id == offer.agent_id for t in run.tasks)
+    # the unused cpus:2 come back promptly (refuse_seconds=0)
+    (again,) = h.offers("F")
+    assert again.resources == Resources(cpus=2, mem=4096 - 256)
+
+
+def test_status_updates_flow_to_the_framework_and_free_resources(h):
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:1;mem:1024")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1", "cpus:1;mem:1024")]))
+    assert h.offers("F") == []  # all in use
+    h.agent_reports("A", fid, "t1", TaskState.TASK_RUNNING)
+    h.agent_reports("A", fid, "t1", TaskState.TASK_FINISHED, data=b"x")
+    states = [s.state for s in h.statuses("F")]
+    assert states == [TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]
+    (offer,) = h.offers("F")  # freed resources are offered again at once, not at the next interval
+    assert offer.resources == Resources(cpus=1, mem=1024)
+
+
+@pytest.mark.parametrize(
+    "mutate, reason, words",
+    [
+        (lambda h, fid, o: m.Accept(fid, ["o-999"], [h.task("t")]), Reason.REASON_INVALID_OFFERS, "unknown, rescinded or already used"),
+        (lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", "cpus:8;mem:128")]), Reason.REASON_TASK_INVALID, "needs cpus:8"),
+        (lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t"), h.task("t")]), Reason.REASON_TASK_INVALID, "already in use"),
+        (lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", agent_id="agent-77")]), Reason.REASON_TASK_INVALID, "agent-77"),
+    ],
+    ids=["unknown-offer", "too-big", "duplicate-id", "wrong-agent"],
+)
+def test_misuse_ends_tasks_with_a_reason_that_names_the_problem(h, mutate, reason, words):
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:4;mem:4096")
+    (offer,) = h.offers("F")
+    h.send("F", mutate(h, fid, offer))
+    bad = [s for s in h.statuses("F") if s.reason == reason]
+    assert bad, h.inbox["F"]
+    assert bad[-1].state in (TaskState.TASK_ERROR, TaskState.TASK_LOST)
+    assert words in bad[-1].message
+
+
+def test_a_used_offer_cannot_be_used_twice(h):
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:4;mem:4096")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")]))
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t2")]))
+    (lost,) = h.statuses("F")
+    assert lost.task_id == "t2" and lost.state == TaskState.TASK_LOST
+    assert len(h.take("A", m.RunTasks)) == 1
+
+
+def test_decline_filter_keeps_the_agent_away_until_it_expires(h):
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:4;mem:4096")
+    (offer,) = h.offers("F")
+    h.send("F", m.Decline(fid, [offer.id], Filters(refuse_seconds=5)))
+    h.advance(4.0)
+    assert h.offers("F") == []
+    h.advance(2.0)
+    assert len(h.offers("F")) == 1
+
+
+def test_offer_timeout_rescinds(h):
+    h.master.config.offer_timeout = 2.0
+    h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.advance(2.5)
+    (rescind,) = h.take("F", m.RescindOffer)
+    assert rescind.offer_id == offer.id and "offer_timeout" in rescind.reason
+    assert any(e.kind == "offer_rescinded" for e in h.events)
+
+
+def test_agent_that_misses_health_checks_is_removed_and_its_tasks_lost(h):
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:2;mem:1024")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")]))
+    h.advance(1.01)
+    assert h.take("A", m.Ping)  # the master asks, nobody answers
+    h.advance(3.0)
+    lost = h.statuses("F")
+    assert [(s.task_id, s.state, s.reason) for s in lost] == [("t1", TaskState.TASK_LOST, Reason.REASON_AGENT_REMOVED)]
+    assert [msg.agent_id for msg in h.take("F", m.AgentLost)] == ["agent-1"]
+    assert h.take("F", m.RescindOffer)  # the outstanding rest of the agent was rescinded
+    assert "agent_removed" in h.kinds()
+
+
+def test_agent_that_answers_pings_stays(h):
+    h.add_framework("F")
+    aid = h.add_agent("A")
+    for _ in range(10):
+        h.advance(1.0)
+        if h.take("A", m.Ping):
+            h.send("A", m.Pong(aid))
+    assert aid in h.master.agents
+
+
+def test_framework_failover_keeps_tasks_and_timeout_kills_them(h):
+    fid = h.add_framework("F", failover_timeout=10)
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")]))
+    h.disconnect("F")
+    h.agent_reports("A", fid, "t1", TaskState.TASK_RUNNING)
+    assert h.statuses("F") == []  # nobody to tell; the agent keeps retrying
+    from jmesos.core.model import FrameworkInfo
+
+    h.send("F2", m.RegisterFramework(FrameworkInfo(name="fw", id=fid, failover_timeout=10)))
+    (reg,) = h.take("F2", m.FrameworkRegistered)
+    assert reg.reregistered and reg.framework_id == fid
+    h.agent_reports("A", fid, "t1", TaskState.TASK_RUNNING)  # the retry reaches the new scheduler
+    assert [s.state for s in h.statuses("F2")] == [TaskState.TASK_RUNNING]
+    h.disconnect("F2")
+    h.advance(11)
+    assert h.take("A", m.ShutdownFramework)
+    assert fid not in h.master.frameworks
+    assert any(e.kind == "framework_removed" for e in h.events)
+
+
+def test_reconciliation_explicit_and_implicit(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1"), h.task("t2")]))
+    h.agent_reports("A", fid, "t1", TaskState.TASK_RUNNING)
+    h.statuses("F")
+    h.send("F", m.Reconcile(fid, ["t1", "nope"]))
+    got = {s.task_id: (s.state, s.reason) for s in h.statuses("F")}
+    assert got == {
+        "t1": (TaskState.TASK_RUNNING, Reason.REASON_RECONCILIATION),
+        "nope": (TaskState.TASK_LOST, Reason.REASON_RECONCILIATION),
+    }
+    h.send("F", m.Reconcile(fid, []))
+    assert {s.task_id for s in h.statuses("F")} == {"t1", "t2"}
+
+
+def test_kill_forwards_to_the_agent_and_unknown_kill_is_lost(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")]))
+    h.send("F", m.KillTask(fid, "t1"))
+    assert [k.task_id for k in h.take("A", m.KillTaskOnAgent)] == ["t1"]
+    h.send("F", m.KillTask(fid, "ghost"))
+    (status,) = h.statuses("F")
+    assert status.state == TaskState.TASK_LOST and "ghost" in status.message
+
+
+def test_suppress_stops_offers_and_revive_restores_them(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.SuppressOffers(fid))
+    h.send("F", m.Decline(fid, [offer.id], Filters(refuse_seconds=0)))
+    h.advance(3)
+    assert h.offers("F") == []
+    h.send("F", m.ReviveOffers(fid))
+    assert len(h.offers("F")) == 1
+
+
+def test_messages_from_an_impostor_connection_are_refused(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    h.send("X", m.KillTask(fid, "t1"))
+    (error,) = h.take("X", m.FrameworkError)
+    assert "another connection" in error.message
+    assert any(e.kind == "error" for e in h.events)
+
+
+def test_every_message_is_in_the_event_log(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    h.offers("F")
+    traced = [(e.source, e.dest, e.data["type"]) for e in h.events if e.kind == "message"]
+    # before registration the peer is known only by its connection; afterwards by its id
+    assert ("F", "master", "RegisterFramework") in traced
+    assert ("master", fid, "FrameworkRegistered") in traced
+    assert ("master", fid, "ResourceOffers") in traced
+    assert ("master", "agent-1", "AgentRegistered") in traced
+
+
+def test_the_master_core_is_pure():
+    """No sockets, threads, sleeps, subprocesses or wall clock in the master and allocator."""
+    core = Path(__file__).parent.parent / "jmesos" / "core"
+    banned = {"socket", "threading", "time", "subprocess", "multiprocess", "multiprocessing", "asyncio", "selectors", "os"}
+    for path in [core / "master.py", *sorted((core / "allocator").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [(node.module or "").split(".")[0]]
+            assert not set(names) & banned, f"{path.name} imports {set(names) & banned}"
