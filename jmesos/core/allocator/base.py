@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from ..resources import Resources
 
@@ -55,7 +55,7 @@ class Allocator(ABC):
         self,
         framework_id: str,
         role: str = "*",
-        used: Optional[Mapping[str, Resources]] = None,
+        used: Mapping[str, Resources] | None = None,
         active: bool = True,
         now: float = 0.0,
     ) -> None:
@@ -79,8 +79,8 @@ class Allocator(ABC):
         self,
         agent_id: str,
         total: Resources,
-        attributes: Optional[Mapping[str, str]] = None,
-        used: Optional[Mapping[str, Resources]] = None,
+        attributes: Mapping[str, str] | None = None,
+        used: Mapping[str, Resources] | None = None,
         now: float = 0.0,
     ) -> None:
         """An agent registered with ``total`` resources; ``used`` maps framework id → resources in use."""
@@ -96,7 +96,7 @@ class Allocator(ABC):
         framework_id: str,
         agent_id: str,
         resources: Resources,
-        refuse_seconds: Optional[float] = None,
+        refuse_seconds: float | None = None,
         now: float = 0.0,
     ) -> None:
         """``resources`` allocated to the framework on the agent are free again.
@@ -114,21 +114,28 @@ class Allocator(ABC):
         """Resume offers to the framework and clear its filters."""
 
     @abstractmethod
-    def allocate(self, now: float, agent_ids: Optional[Iterable[str]] = None) -> list[OfferDecision]:
+    def allocate(self, now: float, agent_ids: Iterable[str] | None = None) -> list[OfferDecision]:
         """One allocation round over ``agent_ids`` (all agents if None): the offers to make."""
 
     # -- optional --------------------------------------------------------------------------
-    def update_weights(self, weights: Mapping[str, float]) -> None:
+    def update_weights(self, weights: Mapping[str, float]) -> None:  # noqa: B027 - optional, a no-op by default
         """Set role weights (a role with weight 2 is entitled to twice the share)."""
 
     def revocations(self, now: float) -> list[Revocation]:
         """Resources the master should take back (kill tasks) to honour guarantees."""
         return []
 
-    def next_deadline(self) -> Optional[float]:
+    def next_deadline(self) -> float | None:
         """The earliest time a filter expires or a revocation grace period ends (None: nothing pending)."""
         return None
 
     def shares(self) -> dict[str, float]:
         """Each framework's current dominant share of the cluster."""
         return {}
+
+    def drain_errors(self) -> list[str]:
+        """Problems caught since the last call (e.g. a policy's bad answer); the master logs each as ``error``."""
+        return []
+
+    #: a summary of the last round (time, policy, offers, order and shares, skipped agents, errors), or {}
+    last_round: dict[str, Any] = {}

@@ -1,0 +1,1393 @@
+"""The offer mechanics around every policy: Mesos's hierarchical allocator, in pure Python.
+
+:class:`HierarchicalAllocator` implements the :class:`~.base.Allocator`
+interface the master calls.  It owns everything that is *not* a matter of
+policy — offer filters from declines, suppress/revive, active/inactive
+frameworks, the minimum offer size, static reservations, quota (a role's
+guarantee and limit), revocation, the explanation of every decision, and
+checking what a policy returns — and asks its :class:`~.policies.Policy` only
+*who comes first*.
+
+How a round works (``allocate(now, agent_ids)``), like Mesos:
+
+1. filters whose time is up are dropped;
+2. for each agent with free resources of at least the minimum offer size,
+   the frameworks that may be offered it are those active, not suppressed,
+   not filtered on it (and, with static partitioning, owning it; with
+   reservations, of a role that can use what is free; under their role's
+   quota limit);
+3. the first of them in the policy's order gets the agent's whole available
+   resources (unreserved plus its role's reservation) as one offer; its
+   share grows at once, so the next agent may go to someone else (DRF's
+   progressive filling).  The framework keeps what it uses and the master
+   gives the rest back with :meth:`recover`.
+
+The allocator is pure: ``now`` comes in, nothing reads a clock.  It is fast
+because it never builds a ``Resources`` in the hot loop, keeps shares
+incrementally, keeps frameworks sorted in a :class:`~.sorter.Sorter`, and
+keeps per agent a bitmask of filtered frameworks so an agent every framework
+has declined is skipped with one integer operation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Union
+
+from ..resources import Resources, ResourcesLike
+from .base import Allocator, OfferDecision, Revocation
+from .policies import DRF, AgentView, ClusterView, Policy, _dominant
+from .sorter import Sorter
+from .state import AgentState, FrameworkState, RoleState, to_resources
+
+__all__ = ["HierarchicalAllocator", "FOREVER"]
+
+_EMPTY = Resources()
+_INF = math.inf
+#: a decline filter at least this long (about 31.7 years) never expires; only revive clears it
+FOREVER = 1e9
+#: Mesos's smallest useful offer: at least this many cpus or this much memory (MiB), in thousandths
+_MIN_CPUS = 10
+_MIN_MEM = 32_000
+#: how many frameworks of the order an explanation lists
+_HEAD = 5
+#: how many errors the allocator remembers
+_MAX_ERRORS = 200
+
+PolicyLike = Union[str, Policy, type]
+
+
+def _fmt_time(t: float) -> str:
+    return "revived" if t == _INF else f"t={t:.1f} s"
+
+
+def _positive_number(field: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{field}={value!r} must be a finite number, e.g. {field}=1")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{field}={value!r} must be {'>= 0' if allow_zero else '> 0'}, e.g. {field}=1")
+    return float(value)
+
+
+class _Quota:
+    """A role's quota: a guarantee (resources or a fraction of the cluster) and a limit."""
+
+    __slots__ = ("guarantee", "fraction", "limit")
+
+    def __init__(self, guarantee: Resources | None, fraction: float | None, limit: Resources | None):
+        self.guarantee = guarantee
+        self.fraction = fraction
+        self.limit = limit
+
+
+class HierarchicalAllocator(Allocator):
+    """Offer mechanics (filters, suppress/revive, reservations, quota, revocation) around a :class:`Policy`.
+
+    Options:
+
+    - ``policy``: a registered name (``"drf"``, ``"priority"``, ``"fair"``,
+      ``"lottery"``, ``"static"``, or your own), a :class:`Policy` subclass or
+      an instance.  Default DRF.
+    - ``allocation_interval``: seconds between the master's full rounds
+      (Mesos default 1 s).  A decline filter lasts at least this long so that
+      a short filter is not dropped before the next round (MESOS-4302).
+    - ``min_offer``: the smallest free resources worth offering (the paper's
+      remedy for fragmentation), e.g. ``Resources(cpus=1, mem="1GiB")``:
+      an agent is offered only if its free resources contain all of it.
+      Default: at least 0.01 cpus or 32 MiB of memory, as Mesos.
+    - ``weights``: ``{role: weight}`` (see :meth:`update_weights`).
+    - ``reservations``: ``{agent_id: {role: resources}}`` statically reserved
+      for a role when the agent registers (see :meth:`reserve`).
+    - ``quota``: ``{role: {"guarantee": resources or fraction, "limit": resources}}``
+      (see :meth:`set_quota`).
+    - ``revocation_grace``: seconds a role may stay below its guarantee with
+      no free resources to offer it before :meth:`revocations` asks the
+      master to kill tasks of roles above theirs.  None disables revocation.
+    """
+
+    def __init__(
+        self,
+        policy: PolicyLike = "drf",
+        *,
+        allocation_interval: float = 1.0,
+        min_offer: ResourcesLike = None,
+        weights: Mapping[str, float] | None = None,
+        reservations: Mapping[str, Mapping[str, ResourcesLike]] | None = None,
+        quota: Mapping[str, Mapping[str, Any]] | None = None,
+        revocation_grace: float | None = None,
+    ) -> None:
+        self.allocation_interval = _positive_number("allocation_interval", allocation_interval, allow_zero=True)
+        self._min_offer: dict[str, int] | None = None
+        if min_offer is not None:
+            try:
+                mo = Resources.coerce(min_offer, "min_offer")
+            except ValueError as exc:
+                raise ValueError(f"min_offer: {exc}") from None
+            self._min_offer = dict(mo._scalars) or None
+        self.revocation_grace = (
+            None
+            if revocation_grace is None
+            else _positive_number("revocation_grace", revocation_grace, allow_zero=True)
+        )
+        self._frameworks: dict[str, FrameworkState] = {}
+        self._roles: dict[str, RoleState] = {}
+        self._agents: dict[str, AgentState] = {}
+        self._weights: dict[str, float] = {}
+        self._total: dict[str, int] = {}
+        self._slots: dict[int, FrameworkState] = {}
+        self._free_slots: list[int] = []
+        self._next_slot = 0
+        #: bitmask of frameworks that are active and not suppressed
+        self._eligible = 0
+        self._expiry_heap: list[float] = []
+        self._expiring: dict[float, set[str]] = {}
+        self._filtered_agents: set[str] = set()
+        #: framework id -> agents whose ``used`` named it before it registered
+        self._orphans: dict[str, set[str]] = {}
+        self._reservations: dict[str, dict[str, Resources]] = {}
+        self._quota: dict[str, _Quota] = {}
+        self._starving: dict[str, float] = {}
+        self._dirty_shares = False
+        self._dirty_owners = True
+        self._round = 0
+        #: the errors the allocator caught (a policy's bad answer, a recover of unknown resources), newest last
+        self.errors: list[str] = []
+        self._new_errors: list[str] = []
+        #: a summary of the last round: time, policy, offers, order and shares, skipped agents, errors
+        self.last_round: dict[str, Any] = {}
+        self._role_sorter = Sorter()
+        self._flat: Sorter | None = None
+        self._default = DRF()
+        self._policy: Policy = self._default
+        self._active: Policy = self._default
+        self._fell_back = False
+        self.set_policy(policy)
+        if weights:
+            self.update_weights(weights)
+        for agent_id, by_role in (reservations or {}).items():
+            for role, res in by_role.items():
+                self._reservations.setdefault(agent_id, {})[role] = self._coerce(
+                    res, f"reservations[{agent_id!r}][{role!r}]"
+                )
+        for role, q in (quota or {}).items():
+            if not isinstance(q, Mapping):
+                raise ValueError(f"quota[{role!r}]={q!r} must be a dict, e.g. {{'guarantee': 'cpus:4;mem:8GiB'}}")
+            unknown = set(q) - {"guarantee", "limit"}
+            if unknown:
+                raise ValueError(f"quota[{role!r}] has unknown key {sorted(unknown)[0]!r}; use 'guarantee' and 'limit'")
+            self.set_quota(role, guarantee=q.get("guarantee"), limit=q.get("limit"))
+
+    # ======================================================================================
+    # policy
+    # ======================================================================================
+    @property
+    def policy(self) -> Policy:
+        """The policy in use (DRF after a fallback)."""
+        return self._active
+
+    @property
+    def configured_policy(self) -> Policy:
+        """The policy asked for, even if it failed and DRF took over."""
+        return self._policy
+
+    def set_policy(self, policy: PolicyLike) -> None:
+        """Switch to another policy (a name, a class or an instance); clears an earlier fallback."""
+        from .registry import resolve_policy
+
+        self._policy = resolve_policy(policy)
+        self._active = self._policy
+        self._fell_back = False
+        self._rebuild_order()
+        self._dirty_owners = True
+
+    def _policy_failed(self, message: str) -> None:
+        """Record a policy's bad answer and fall back to DRF for the rest of this round and after."""
+        text = f"policy {self._policy.name!r} {message}; falling back to drf for this round and after"
+        self._error(text)
+        self._active = self._default
+        self._fell_back = True
+        self._rebuild_order()
+        self._dirty_owners = True
+
+    def _error(self, text: str) -> None:
+        self.errors.append(text)
+        self._new_errors.append(text)
+        if len(self.errors) > _MAX_ERRORS:
+            del self.errors[: len(self.errors) - _MAX_ERRORS]
+
+    def drain_errors(self) -> list[str]:
+        """Errors recorded since the last call (the master logs each as an ``error`` event)."""
+        out, self._new_errors = self._new_errors, []
+        return out
+
+    # ======================================================================================
+    # frameworks
+    # ======================================================================================
+    def add_framework(
+        self,
+        framework_id: str,
+        role: str = "*",
+        used: Mapping[str, Resources] | None = None,
+        active: bool = True,
+        now: float = 0.0,
+    ) -> None:
+        if not isinstance(framework_id, str) or not framework_id:
+            raise ValueError(f"framework_id={framework_id!r} must be a non-empty string, e.g. 'fw-1'")
+        if not isinstance(role, str) or not role:
+            raise ValueError(f"role={role!r} must be a non-empty string, e.g. role='*'")
+        if framework_id in self._frameworks:
+            raise ValueError(f"framework {framework_id!r} is already added; call remove_framework() first")
+        if self._free_slots:
+            slot = heapq.heappop(self._free_slots)
+        else:
+            slot = self._next_slot
+            self._next_slot += 1
+        fw = FrameworkState(framework_id, role, slot, bool(active))
+        self._frameworks[framework_id] = fw
+        self._slots[slot] = fw
+        r = self._roles.get(role)
+        if r is None:
+            r = self._roles[role] = RoleState(role, self._weights.get(role, 1.0))
+            r.sorter = Sorter()
+        r.frameworks[framework_id] = fw
+        r.members |= fw.bit
+        # adopt resources agents reported for this framework before it registered
+        for agent_id in self._orphans.pop(framework_id, ()):
+            agent = self._agents.get(agent_id)
+            held = agent.alloc.get(framework_id) if agent else None
+            if held:
+                self._add_vectors(fw, r, held._scalars, 1)
+        for agent_id, res in (used or {}).items():
+            agent = self._agents.get(agent_id)
+            if agent is None or framework_id in agent.alloc:
+                continue
+            res = self._coerce(res, f"used[{agent_id!r}]")
+            taken = self._take_available(agent, role, res)
+            if taken:
+                agent.alloc[framework_id] = taken
+                self._add_vectors(fw, r, taken._scalars, 1)
+                self._update_offerable(agent)
+        self._insert_order(fw, r)
+        if fw.active:
+            self._eligible |= fw.bit
+        self._dirty_owners = True
+
+    def remove_framework(self, framework_id: str) -> None:
+        fw = self._frameworks.pop(framework_id, None)
+        if fw is None:
+            return
+        role = self._roles[fw.role]
+        if fw.alloc:  # the master should have recovered these; free them anyway
+            for agent in self._agents.values():
+                held = agent.alloc.pop(framework_id, None)
+                if held is not None:
+                    self._give_back(agent, fw.role, held)
+                    self._add_vectors(fw, role, held._scalars, -1)
+                    self._update_offerable(agent)
+        self._clear_filters(fw)
+        self._eligible &= ~fw.bit
+        self._remove_order(fw, role)
+        del role.frameworks[framework_id]
+        role.members &= ~fw.bit
+        if not role.frameworks:
+            del self._roles[fw.role]
+            self._starving.pop(fw.role, None)
+        else:
+            self._resort_role(role)
+        del self._slots[fw.slot]
+        heapq.heappush(self._free_slots, fw.slot)
+        self._dirty_owners = True
+
+    def activate_framework(self, framework_id: str) -> None:
+        fw = self._frameworks.get(framework_id)
+        if fw is not None:
+            fw.active = True
+            if not fw.suppressed:
+                self._eligible |= fw.bit
+
+    def deactivate_framework(self, framework_id: str) -> None:
+        fw = self._frameworks.get(framework_id)
+        if fw is not None:
+            fw.active = False
+            self._eligible &= ~fw.bit
+
+    def suppress(self, framework_id: str) -> None:
+        fw = self._frameworks.get(framework_id)
+        if fw is not None:
+            fw.suppressed = True
+            self._eligible &= ~fw.bit
+
+    def revive(self, framework_id: str, now: float = 0.0) -> None:
+        fw = self._frameworks.get(framework_id)
+        if fw is not None:
+            fw.suppressed = False
+            self._clear_filters(fw)
+            if fw.active:
+                self._eligible |= fw.bit
+
+    def update_weights(self, weights: Mapping[str, float]) -> None:
+        """Set role weights: a role with weight 2 is entitled to twice the share of a role with weight 1."""
+        if not isinstance(weights, Mapping):
+            raise ValueError(f"weights={weights!r} must be a dict of role -> weight, e.g. {{'prod': 2}}")
+        checked = {}
+        for role, w in weights.items():
+            if not isinstance(role, str) or not role:
+                raise ValueError(f"weights has role {role!r}; roles are non-empty strings")
+            checked[role] = _positive_number(f"weights[{role!r}]", w)
+        self._weights.update(checked)
+        for role, w in checked.items():
+            r = self._roles.get(role)
+            if r is not None:
+                r.weight = w
+                self._resort_role(r)
+
+    # ======================================================================================
+    # agents
+    # ======================================================================================
+    def add_agent(
+        self,
+        agent_id: str,
+        total: Resources,
+        attributes: Mapping[str, str] | None = None,
+        used: Mapping[str, Resources] | None = None,
+        now: float = 0.0,
+    ) -> None:
+        if not isinstance(agent_id, str) or not agent_id:
+            raise ValueError(f"agent_id={agent_id!r} must be a non-empty string, e.g. 'agent-1'")
+        if agent_id in self._agents:
+            raise ValueError(f"agent {agent_id!r} is already added; call remove_agent() first")
+        total = self._coerce(total, "total")
+        agent = AgentState(agent_id, total, attributes or {})
+        self._agents[agent_id] = agent
+        for role, res in self._reservations.get(agent_id, {}).items():
+            try:
+                self._apply_reservation(agent, role, res)
+            except ValueError as exc:  # a configuration mistake must not stop the agent joining
+                self._error(f"reservation ignored: {exc}")
+        for framework_id, res in (used or {}).items():
+            res = self._coerce(res, f"used[{framework_id!r}]")
+            fw = self._frameworks.get(framework_id)
+            taken = self._take_available(agent, fw.role if fw else "*", res)
+            if not taken:
+                continue
+            agent.alloc[framework_id] = taken
+            if fw is not None:
+                self._add_vectors(fw, self._roles[fw.role], taken._scalars, 1)
+            else:
+                self._orphans.setdefault(framework_id, set()).add(agent_id)
+        tot = self._total
+        for k, v in total._scalars.items():
+            tot[k] = tot.get(k, 0) + v
+        self._update_offerable(agent)
+        self._dirty_shares = True
+        self._dirty_owners = True
+
+    def remove_agent(self, agent_id: str) -> None:
+        agent = self._agents.pop(agent_id, None)
+        if agent is None:
+            return
+        for framework_id, held in agent.alloc.items():
+            fw = self._frameworks.get(framework_id)
+            if fw is not None:
+                self._add_vectors(fw, self._roles[fw.role], held._scalars, -1)
+            else:
+                orphans = self._orphans.get(framework_id)
+                if orphans:
+                    orphans.discard(agent_id)
+        tot = self._total
+        for k, v in agent.total._scalars.items():
+            left = tot.get(k, 0) - v
+            if left > 0:
+                tot[k] = left
+            else:
+                tot.pop(k, None)
+        self._filtered_agents.discard(agent_id)
+        self._dirty_shares = True
+        self._dirty_owners = True
+
+    # -- reservations -----------------------------------------------------------------------
+    def reserve(self, agent_id: str, role: str, resources: ResourcesLike) -> None:
+        """Statically reserve ``resources`` of the agent for ``role``: only its frameworks are offered them.
+
+        Applies now if the agent is registered (the resources must be free) and
+        again whenever an agent of that id registers.
+        """
+        if not isinstance(role, str) or not role:
+            raise ValueError(f"role={role!r} must be a non-empty string, e.g. role='prod'")
+        res = self._coerce(resources, "resources")
+        self._reservations.setdefault(agent_id, {})[role] = res
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            self._apply_reservation(agent, role, res)
+            self._update_offerable(agent)
+
+    def _apply_reservation(self, agent: AgentState, role: str, res: Resources) -> None:
+        had = agent.reserved.get(role, _EMPTY)
+        if had:  # undo the old reservation's free part first
+            agent.free = agent.free + agent.rfree.get(role, _EMPTY)
+        if not res <= agent.free:
+            raise ValueError(
+                f"cannot reserve {res} of agent {agent.id!r} for role {role!r}: only {agent.free} is free and unreserved"
+            )
+        agent.free = agent.free - res
+        agent.reserved[role] = res
+        agent.rfree[role] = res
+
+    # ======================================================================================
+    # quota
+    # ======================================================================================
+    def set_quota(
+        self,
+        role: str,
+        guarantee: Union[ResourcesLike, float] = None,
+        limit: ResourcesLike = None,
+    ) -> None:
+        """Give ``role`` a guarantee and/or a limit (both None: remove its quota).
+
+        ``guarantee`` is resources (``"cpus:8;mem:16GiB"``) or a fraction of
+        the cluster (``0.5``).  Roles below their guarantee are offered first;
+        with ``revocation_grace`` set, they may also get tasks of other roles
+        revoked for them.  ``limit`` caps what the role's frameworks hold:
+        offers are cut to fit and stop once it is reached.
+        """
+        if not isinstance(role, str) or not role:
+            raise ValueError(f"role={role!r} must be a non-empty string, e.g. role='prod'")
+        fraction: float | None = None
+        g: Resources | None = None
+        if isinstance(guarantee, (int, float)) and not isinstance(guarantee, bool):
+            if not (0 < guarantee <= 1):
+                raise ValueError(
+                    f"quota guarantee={guarantee!r} for role {role!r}: a fraction must be in (0, 1], e.g. 0.5"
+                )
+            fraction = float(guarantee)
+        elif guarantee is not None:
+            g = self._coerce(guarantee, f"quota[{role!r}].guarantee") or None
+        lim = None if limit is None else self._coerce(limit, f"quota[{role!r}].limit")
+        if g is not None and lim is not None and not g <= lim:
+            raise ValueError(f"quota for role {role!r}: guarantee {g} exceeds limit {lim}; raise the limit")
+        if g is None and fraction is None and lim is None:
+            self._quota.pop(role, None)
+            self._starving.pop(role, None)
+        else:
+            self._quota[role] = _Quota(g, fraction, lim)
+        self._rebuild_order()
+
+    def quota(self) -> dict[str, dict[str, Any]]:
+        """Each role's quota, as given."""
+        out = {}
+        for role, q in self._quota.items():
+            out[role] = {
+                "guarantee": q.fraction if q.fraction is not None else q.guarantee,
+                "limit": q.limit,
+            }
+        return out
+
+    def _guarantee(self, role: str) -> dict[str, int] | None:
+        q = self._quota.get(role)
+        if q is None:
+            return None
+        if q.fraction is not None:
+            return {k: int(v * q.fraction) for k, v in self._total.items()}
+        return dict(q.guarantee._scalars) if q.guarantee else None
+
+    def _below_guarantee(self, role: RoleState) -> bool:
+        g = self._guarantee(role.name)
+        if not g:
+            return False
+        alloc = role.alloc
+        return any(alloc.get(k, 0) < v for k, v in g.items())
+
+    # ======================================================================================
+    # resources
+    # ======================================================================================
+    def recover(
+        self,
+        framework_id: str,
+        agent_id: str,
+        resources: Resources,
+        refuse_seconds: float | None = None,
+        now: float = 0.0,
+    ) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return  # the agent is gone, and its allocations with it
+        if not isinstance(resources, Resources):
+            resources = self._coerce(resources, "resources")
+        fw = self._frameworks.get(framework_id)
+        held = agent.alloc.get(framework_id)
+        if held is not None and resources:
+            if resources is held or resources == held:
+                del agent.alloc[framework_id]
+                back = held
+            elif resources <= held:
+                back = resources
+                agent.alloc[framework_id] = held - resources
+            else:
+                back = Resources._raw(
+                    {k: min(v, held._scalars.get(k, 0)) for k, v in resources._scalars.items()},
+                    resources.ports & held.ports,
+                )
+                self._error(
+                    f"recover: framework {framework_id!r} gave back {resources} on agent {agent_id!r} "
+                    f"but held only {held}; recovered {back}"
+                )
+                left = held.subtract_available(back)
+                if left:
+                    agent.alloc[framework_id] = left
+                else:
+                    del agent.alloc[framework_id]
+            role_name = fw.role if fw is not None else "*"
+            self._give_back(agent, role_name, back)
+            if fw is not None:
+                role = self._roles[fw.role]
+                self._add_vectors(fw, role, back._scalars, -1)
+                self._resort(fw, role)
+            self._update_offerable(agent)
+        elif resources and fw is not None:
+            self._error(f"recover: framework {framework_id!r} holds nothing on agent {agent_id!r}; ignored {resources}")
+        if fw is not None and refuse_seconds is not None and refuse_seconds > 0:
+            self._add_filter(fw, agent, float(refuse_seconds), now)
+
+    def _give_back(self, agent: AgentState, role: str, res: Resources) -> None:
+        """Return ``res`` to the agent's free pool: its role's reservation first, the rest unreserved."""
+        reserved = agent.reserved.get(role)
+        if reserved:
+            rfree = agent.rfree[role]
+            room = reserved.subtract_available(rfree)
+            if room:
+                part = Resources._raw(
+                    {k: min(v, room._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & room.ports
+                )
+                if part:
+                    agent.rfree[role] = rfree + part
+                    res = res.subtract_available(part)
+        if res:
+            agent.free = res if not agent.free else agent.free + res
+
+    def _take_available(self, agent: AgentState, role: str, res: Resources) -> Resources:
+        """Take up to ``res`` from the agent's free pools (role's reservation first); returns what was taken."""
+        taken = _EMPTY
+        r = agent.rfree.get(role)
+        if r:
+            part = Resources._raw(
+                {k: min(v, r._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & r.ports
+            )
+            if part:
+                agent.rfree[role] = r - part
+                res = res.subtract_available(part)
+                taken = part
+        if res:
+            free = agent.free
+            part = Resources._raw(
+                {k: min(v, free._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & free.ports
+            )
+            if part:
+                agent.free = free - part
+                taken = taken + part if taken else part
+        return taken
+
+    # -- filters ------------------------------------------------------------------------------
+    def _add_filter(self, fw: FrameworkState, agent: AgentState, refuse: float, now: float) -> None:
+        refuse = max(refuse, self.allocation_interval)
+        expiry = _INF if refuse >= FOREVER else now + refuse
+        agent.filters[expiry] = agent.filters.get(expiry, 0) | fw.bit
+        agent.filtered |= fw.bit
+        self._filtered_agents.add(agent.id)
+        if expiry != _INF:
+            ids = self._expiring.get(expiry)
+            if ids is None:
+                ids = self._expiring[expiry] = set()
+                heapq.heappush(self._expiry_heap, expiry)
+            ids.add(agent.id)
+
+    def _expire_filters(self, now: float) -> None:
+        heap = self._expiry_heap
+        agents = self._agents
+        while heap and heap[0] <= now:
+            expiry = heapq.heappop(heap)
+            for agent_id in self._expiring.pop(expiry, ()):
+                agent = agents.get(agent_id)
+                if agent is None or agent.filters.pop(expiry, None) is None:
+                    continue
+                m = 0
+                for v in agent.filters.values():
+                    m |= v
+                agent.filtered = m
+                if not agent.filters:
+                    self._filtered_agents.discard(agent_id)
+
+    def _clear_filters(self, fw: FrameworkState) -> None:
+        bit = fw.bit
+        keep = ~bit
+        for agent_id in list(self._filtered_agents):
+            agent = self._agents.get(agent_id)
+            if agent is None:
+                self._filtered_agents.discard(agent_id)
+                continue
+            if not agent.filtered & bit:
+                continue
+            for expiry, mask in list(agent.filters.items()):
+                if mask & bit:
+                    mask &= keep
+                    if mask:
+                        agent.filters[expiry] = mask
+                    else:
+                        del agent.filters[expiry]
+            agent.filtered &= keep
+            if not agent.filters:
+                self._filtered_agents.discard(agent_id)
+
+    def filters(self, framework_id: str | None = None) -> dict[str, dict[str, float]]:
+        """Active decline filters: framework id → {agent id → until (inf: until revive)}."""
+        out: dict[str, dict[str, float]] = {}
+        for agent_id in self._filtered_agents:
+            agent = self._agents.get(agent_id)
+            if agent is None:
+                continue
+            for expiry, mask in agent.filters.items():
+                while mask:
+                    low = mask & -mask
+                    mask ^= low
+                    fw = self._slots.get(low.bit_length() - 1)
+                    if fw is None or (framework_id is not None and fw.id != framework_id):
+                        continue
+                    d = out.setdefault(fw.id, {})
+                    d[agent_id] = max(d.get(agent_id, expiry), expiry)
+        return out
+
+    # ======================================================================================
+    # allocation
+    # ======================================================================================
+    def allocate(self, now: float, agent_ids: Iterable[str] | None = None) -> list[OfferDecision]:
+        if self._expiry_heap and self._expiry_heap[0] <= now:
+            self._expire_filters(now)
+        if self._dirty_shares:
+            self._refresh_shares()
+        if self._dirty_owners:
+            self._compute_owners()
+        self._round += 1
+        errors_before = len(self._new_errors)
+        if agent_ids is None:
+            agents: list[AgentState] = [a for a in self._agents.values() if a.offerable]
+        else:
+            if isinstance(agent_ids, str):
+                agent_ids = [agent_ids]
+            got = self._agents
+            agents = [got[a] for a in dict.fromkeys(agent_ids) if a in got and got[a].offerable]
+        decisions: list[OfferDecision] = []
+        stats = {"agents": len(agents), "filtered": 0, "no_candidate": 0}
+        if agents and self._eligible:
+            policy = self._active
+            kind = type(policy)
+            todo: Iterator[AgentState] = iter(agents)
+            if kind.decide is not Policy.decide:
+                todo = self._round_decide(agents, now, decisions)
+            elif kind.order is not Policy.order:
+                todo = self._round_order(todo, now, decisions, stats)
+            self._round_fast(todo, now, decisions, stats)
+        if self._quota:
+            self._track_starvation(now)
+        self.last_round = self._summary(now, decisions, stats, self._new_errors[errors_before:])
+        return decisions
+
+    # -- the fast path: policies expressed as sort keys ---------------------------------------
+    def _round_fast(
+        self, agents: Iterable[AgentState], now: float, decisions: list[OfferDecision], stats: dict[str, int]
+    ) -> None:
+        eligible = self._eligible
+        flat = self._flat
+        role_sorter = self._role_sorter
+        restricted = self._active.partitions
+        draws = self._active.draws
+        quota = self._quota
+        explain = self._explain
+        filtered = no_candidate = 0
+        for agent in agents:
+            while agent.offerable:
+                avail = eligible & ~agent.filtered
+                if not avail:
+                    filtered += 1
+                    break
+                if restricted:
+                    avail &= agent.owners
+                if agent.rfree:
+                    avail &= self._reservation_mask(agent)
+                fw = None
+                offered = None
+                while avail:
+                    if draws:
+                        fw = self._draw(avail)
+                    elif flat is not None:
+                        fw = flat.first(avail)
+                    else:
+                        role = role_sorter.first(avail)
+                        fw = None if role is None else role.sorter.first(avail & role.members)
+                    if fw is None:
+                        break
+                    if quota and fw.role in quota:
+                        offered = self._fit_quota(agent, fw)
+                        if offered is None:
+                            avail &= ~self._roles[fw.role].members
+                            fw = None
+                            continue
+                    break
+                if fw is None:
+                    no_candidate += 1
+                    break
+                decisions.append(self._offer(fw, agent, offered, avail, now, explain))
+        stats["filtered"] += filtered
+        stats["no_candidate"] += no_candidate
+
+    def _offer(
+        self,
+        fw: FrameworkState,
+        agent: AgentState,
+        offered: Resources | None,
+        avail: int,
+        now: float,
+        explain: Any,
+        reason: str | None = None,
+    ) -> OfferDecision:
+        """Give ``offered`` (None: everything available to the framework) of ``agent`` to ``fw``; explain it."""
+        role = self._roles[fw.role]
+        if offered is None:
+            rf = agent.rfree.get(fw.role) if agent.rfree else None
+            if rf:
+                offered = agent.free + rf if agent.free else rf
+                agent.rfree[fw.role] = _EMPTY
+            else:
+                offered = agent.free
+            agent.free = _EMPTY
+        else:
+            self._take_exact(agent, fw.role, offered)
+        held = agent.alloc.get(fw.id)
+        agent.alloc[fw.id] = offered if held is None else held + offered
+        # share before the offer, for the explanation
+        share_before = fw.share
+        role_share_before = role.share
+        fa = fw.alloc
+        ra = role.alloc
+        for k, v in offered._scalars.items():
+            fa[k] = fa.get(k, 0) + v
+            ra[k] = ra.get(k, 0) + v
+        fw.count += 1
+        role.count += 1
+        decision = explain(fw, role, agent, offered, avail, now, share_before, role_share_before, reason)
+        self._resort(fw, role)
+        self._update_offerable(agent)
+        return decision
+
+    def _take_exact(self, agent: AgentState, role: str, res: Resources) -> None:
+        taken = self._take_available(agent, role, res)
+        if taken != res:  # validated before; never expected
+            raise AssertionError(f"allocator bookkeeping: could not take {res} from agent {agent.id!r}")
+
+    def _fit_quota(self, agent: AgentState, fw: FrameworkState) -> Resources | None:
+        """What of the agent fits under the role's quota limit (None: nothing worth offering)."""
+        q = self._quota[fw.role]
+        available = agent.available_for(fw.role)
+        if q.limit is None:
+            return available
+        ra = self._roles[fw.role].alloc
+        lim = q.limit._scalars
+        cut = {}
+        clipped = False
+        for k, v in available._scalars.items():
+            if k in lim:
+                room = max(0, lim[k] - ra.get(k, 0))
+                if room < v:
+                    clipped = True
+                    v = room
+            cut[k] = v
+        if not clipped:
+            return available
+        res = Resources._raw(cut, available.ports)
+        return res if self._is_offerable(res) else None
+
+    def _reservation_mask(self, agent: AgentState) -> int:
+        """Frameworks that can use what is free on an agent with reservations."""
+        if self._is_offerable(agent.free):
+            return -1
+        mask = 0
+        for role_name, rf in agent.rfree.items():
+            role = self._roles.get(role_name)
+            if role is not None and rf and self._is_offerable(rf + agent.free if agent.free else rf):
+                mask |= role.members
+        return mask
+
+    def _draw(self, avail: int) -> FrameworkState:
+        cands = []
+        weights = []
+        slots = self._slots
+        w = self._weights
+        m = avail & self._eligible
+        while m:
+            low = m & -m
+            m ^= low
+            fw = slots[low.bit_length() - 1]
+            cands.append(fw)
+            weights.append(w.get(fw.role, 1.0))
+        return self._active.draw(cands, weights)
+
+    # -- the order() path: a student's policy, one call per agent --------------------------------
+    def _round_order(
+        self, agents: Iterator[AgentState], now: float, decisions: list[OfferDecision], stats: dict[str, int]
+    ) -> Iterator[AgentState]:
+        """Offer agents as ``policy.order`` says; on a bad answer, hand the rest to DRF (returns what is left)."""
+        policy = self._active
+        view = ClusterView(self, now)
+        for agent in agents:
+            while agent.offerable:
+                avail = self._eligible & ~agent.filtered
+                if self._active.partitions:
+                    avail &= agent.owners
+                if agent.rfree:
+                    avail &= self._reservation_mask(agent)
+                if not avail:
+                    stats["filtered"] += 1
+                    break
+                cands = [fw.id for fw in self._iter_order() if fw.bit & avail]
+                try:
+                    ranked = policy.order(AgentView(agent), list(cands), view)
+                    problem = self._check_order(ranked, cands)
+                except Exception as exc:  # a student's bug must not stop the master
+                    problem = f"raised {type(exc).__name__}: {exc} in order() for agent {agent.id!r}"
+                    ranked = None
+                if problem:
+                    if not problem.startswith("raised"):
+                        problem = f"returned {problem} from order() for agent {agent.id!r}"
+                    self._policy_failed(problem)
+                    return _chain([agent], agents)
+                if not ranked:
+                    stats["no_candidate"] += 1
+                    break
+                fw = self._frameworks[ranked[0]]
+                offered = None
+                if self._quota and fw.role in self._quota:
+                    offered = self._fit_quota(agent, fw)
+                    if offered is None:
+                        stats["no_candidate"] += 1
+                        break
+                shown = ", ".join(ranked[:_HEAD]) + (", ..." if len(ranked) > _HEAD else "")
+                why = f"policy {policy.name!r} ranked it first of {len(cands)} candidates ({shown})"
+                decisions.append(self._offer(fw, agent, offered, avail, now, self._explain, why))
+        return iter(())
+
+    @staticmethod
+    def _check_order(ranked: Any, candidates: list[str]) -> str | None:
+        if not isinstance(ranked, (list, tuple)):
+            return f"{type(ranked).__name__} {ranked!r:.80} (expected a list of framework ids)"
+        allowed = set(candidates)
+        seen = set()
+        for f in ranked:
+            if not isinstance(f, str):
+                return f"{f!r:.60} in its list (expected framework id strings such as {candidates[0]!r})"
+            if f not in allowed:
+                return f"{f!r}, which is not a candidate (candidates: {', '.join(candidates[:_HEAD])})"
+            if f in seen:
+                return f"{f!r} twice"
+            seen.add(f)
+        return None
+
+    # -- the decide() path: explicit offers ----------------------------------------------------
+    def _round_decide(
+        self, agents: list[AgentState], now: float, decisions: list[OfferDecision]
+    ) -> Iterator[AgentState]:
+        policy = self._active
+        view = ClusterView(self, now)
+        try:
+            result = policy.decide([AgentView(a) for a in agents], view)
+            if result is None:
+                return (
+                    iter(agents)
+                    if type(policy).order is Policy.order
+                    else self._round_order(iter(agents), now, decisions, {"filtered": 0, "no_candidate": 0})
+                )
+            plan = self._check_decisions(result, agents)
+        except Exception as exc:
+            self._policy_failed(f"raised {type(exc).__name__}: {exc} in decide()")
+            return iter(agents)
+        if isinstance(plan, str):
+            self._policy_failed(f"returned {plan} from decide()")
+            return iter(agents)
+        for fw, agent, res in plan:
+            why = f"policy {policy.name!r} chose it in decide()"
+            decisions.append(self._offer(fw, agent, res, -1, now, self._explain, why))
+        return iter(())
+
+    def _check_decisions(
+        self, result: Any, agents: list[AgentState]
+    ) -> Union[str, list[tuple[FrameworkState, AgentState, Resources]]]:
+        """Validate a decide() answer against a simulation of the agents' free pools; a str says what is wrong."""
+        in_round = {a.id: a for a in agents}
+        pools: dict[str, tuple[Resources, dict[str, Resources]]] = {}
+        plan = []
+        for item in result:
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                return f"{item!r:.80} (expected (framework_id, agent_id, resources))"
+            fid, aid, res = item
+            fw = self._frameworks.get(fid) if isinstance(fid, str) else None
+            if fw is None:
+                return f"unknown framework {fid!r}"
+            agent = in_round.get(aid) if isinstance(aid, str) else None
+            if agent is None:
+                what = "an agent not in this round" if aid in self._agents else "an unknown agent"
+                return f"{what} {aid!r} for framework {fid!r}"
+            if not (fw.bit & self._eligible):
+                return f"framework {fid!r}, which is {'suppressed' if fw.suppressed else 'inactive'}"
+            if agent.filtered & fw.bit:
+                return f"framework {fid!r} on agent {aid!r}, where it is filtered"
+            if self._active.partitions and not agent.owners & fw.bit:
+                return f"framework {fid!r} on agent {aid!r}, outside its partition"
+            try:
+                res = Resources.coerce(res, "resources")
+            except ValueError as exc:
+                return f"bad resources for {fid!r} on {aid!r} ({exc})"
+            if not res:
+                return f"empty resources for {fid!r} on {aid!r}"
+            free, rfree = pools.get(aid) or (agent.free, dict(agent.rfree))
+            avail_here = free + rfree.get(fw.role, _EMPTY)
+            if not res <= avail_here:
+                return f"{res} of agent {aid!r} for {fid!r}, more than the {avail_here} free (offered twice?)"
+            r = rfree.get(fw.role)
+            if r:
+                part = Resources._raw(
+                    {k: min(v, r._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & r.ports
+                )
+                rfree[fw.role] = r - part
+                free = free - res.subtract_available(part)
+            else:
+                free = free - res
+            pools[aid] = (free, rfree)
+            plan.append((fw, agent, res))
+        return plan
+
+    # -- explanations ----------------------------------------------------------------------------
+    def _explain(
+        self,
+        fw: FrameworkState,
+        role: RoleState,
+        agent: AgentState,
+        offered: Resources,
+        avail: int,
+        now: float,
+        share: float,
+        role_share: float,
+        why: str | None,
+    ) -> OfferDecision:
+        policy = self._active
+        head = self._head(_HEAD)
+        skipped: list[dict[str, Any]] = []
+        ahead = 0
+        if why is None and head and head[0] is not fw and not policy.draws:
+            ahead = self._position(fw)
+            for other in head:
+                if other is fw:
+                    break
+                skipped.append(self._why_skipped(other, agent, avail))
+        shares = {f.id: round(f.share, 6) for f in head}
+        shares[fw.id] = round(share, 6)
+        if why is None:  # fw.share is still the share it was chosen with: _resort runs after this
+            why = policy.reason(fw, role, len(self._roles))
+        text = f"{agent.id} went to {fw.id} because {why}"
+        if skipped:
+            text += "; " + ", ".join(f"{s['framework_id']} {s['text']}" for s in skipped)
+            if ahead > len(skipped):
+                text += f" ({ahead - len(skipped)} more ahead skipped)"
+        details = {
+            "round": self._round,
+            "time": now,
+            "policy": policy.name,
+            "agent_id": agent.id,
+            "framework_id": fw.id,
+            "role": fw.role,
+            "share": round(share, 6),
+            "role_share": round(role_share, 6),
+            "order": [f.id for f in head],
+            "shares": shares,
+            "skipped": skipped,
+            "skipped_count": ahead,
+        }
+        if self._fell_back:
+            details["fallback_from"] = self._policy.name
+        return OfferDecision(fw.id, agent.id, offered, text + ".", details)
+
+    def _why_skipped(self, fw: FrameworkState, agent: AgentState, avail: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"framework_id": fw.id}
+        if not fw.active:
+            out.update(reason="inactive", text="is disconnected")
+        elif fw.suppressed:
+            out.update(reason="suppressed", text="is suppressed")
+        elif agent.filtered & fw.bit:
+            until = agent.filter_until(fw.bit)
+            out.update(reason="filtered", until=until, text=f"was filtered until {_fmt_time(until)}")
+        elif self._active.partitions and not agent.owners & fw.bit:
+            out.update(reason="partition", text="does not own this agent (static partition)")
+        elif agent.rfree and not self._reservation_mask(agent) & fw.bit:
+            out.update(reason="reserved", text="cannot use what is free here (reserved for another role)")
+        elif fw.role in self._quota:
+            out.update(reason="quota", text=f"is at role {fw.role!r}'s quota limit")
+        else:
+            out.update(reason="other", text="was skipped")
+        return out
+
+    def _summary(self, now: float, decisions: list[OfferDecision], stats: dict[str, int], errors: list[str]) -> dict:
+        head = self._head(10)
+        out = {
+            "round": self._round,
+            "time": now,
+            "policy": self._active.name,
+            "agents": stats["agents"],
+            "offers": len(decisions),
+            "skipped_all_filtered": stats["filtered"],
+            "skipped_no_candidate": stats["no_candidate"],
+            "order": [f.id for f in head],
+            "shares": {f.id: round(f.share, 6) for f in head},
+            "errors": list(errors),
+        }
+        if self._fell_back:
+            out["fallback_from"] = self._policy.name
+        return out
+
+    # ======================================================================================
+    # order bookkeeping
+    # ======================================================================================
+    def _add_vectors(self, fw: FrameworkState, role: RoleState, scalars: Mapping[str, int], sign: int) -> None:
+        fa, ra = fw.alloc, role.alloc
+        for k, v in scalars.items():
+            n = fa.get(k, 0) + sign * v
+            if n > 0:
+                fa[k] = n
+            else:
+                fa.pop(k, None)
+            n = ra.get(k, 0) + sign * v
+            if n > 0:
+                ra[k] = n
+            else:
+                ra.pop(k, None)
+        if not self._dirty_shares:
+            self._resort(fw, role)
+
+    def _role_key(self, role: RoleState) -> Any:
+        key = self._active.role_key(role)
+        if self._quota:
+            return (0 if self._below_guarantee(role) else 1, key)
+        return key
+
+    def _fw_key(self, fw: FrameworkState) -> Any:
+        key = self._active.framework_key(fw)
+        if self._quota and self._flat is not None:
+            return (0 if self._below_guarantee(self._roles[fw.role]) else 1, key)
+        return key
+
+    def _resort(self, fw: FrameworkState, role: RoleState) -> None:
+        policy = self._active
+        total = self._total
+        fw.share = policy.share(fw.alloc, total)
+        role.share = policy.share(role.alloc, total)
+        if self._flat is not None:
+            if fw in self._flat:
+                self._flat.update(fw, self._fw_key(fw))
+        else:
+            if fw in role.sorter:
+                role.sorter.update(fw, self._fw_key(fw))
+            if role in self._role_sorter:
+                self._role_sorter.update(role, self._role_key(role))
+
+    def _resort_role(self, role: RoleState) -> None:
+        role.share = self._active.share(role.alloc, self._total)
+        if self._flat is None and role in self._role_sorter:
+            self._role_sorter.set_mask(role, role.members)
+            self._role_sorter.update(role, self._role_key(role))
+        elif self._flat is not None and self._quota:
+            for fw in role.frameworks.values():
+                self._flat.update(fw, self._fw_key(fw))
+
+    def _insert_order(self, fw: FrameworkState, role: RoleState) -> None:
+        policy = self._active
+        fw.share = policy.share(fw.alloc, self._total)
+        role.share = policy.share(role.alloc, self._total)
+        if self._flat is not None:
+            self._flat.add(fw, self._fw_key(fw), fw.bit)
+            return
+        role.sorter.add(fw, self._fw_key(fw), fw.bit)
+        if role in self._role_sorter:
+            self._role_sorter.set_mask(role, role.members)
+            self._role_sorter.update(role, self._role_key(role))
+        else:
+            self._role_sorter.add(role, self._role_key(role), role.members)
+
+    def _remove_order(self, fw: FrameworkState, role: RoleState) -> None:
+        if self._flat is not None:
+            self._flat.remove(fw)
+            return
+        role.sorter.remove(fw)
+        if len(role.sorter) == 0:
+            self._role_sorter.remove(role)
+
+    def _rebuild_order(self) -> None:
+        """Re-key everything (policy switched, totals changed, quota changed)."""
+        policy = self._active
+        total = self._total
+        for role in self._roles.values():
+            role.share = policy.share(role.alloc, total)
+            for fw in role.frameworks.values():
+                fw.share = policy.share(fw.alloc, total)
+        self._role_sorter = Sorter()
+        if not policy.hierarchical:
+            self._flat = Sorter()
+            for fw in self._frameworks.values():
+                self._flat.add(fw, self._fw_key(fw), fw.bit)
+            return
+        self._flat = None
+        for role in self._roles.values():
+            role.sorter = Sorter()
+            for fw in role.frameworks.values():
+                role.sorter.add(fw, self._fw_key(fw), fw.bit)
+            if role.frameworks:
+                self._role_sorter.add(role, self._role_key(role), role.members)
+
+    def _refresh_shares(self) -> None:
+        self._dirty_shares = False
+        self._rebuild_order()
+
+    def _iter_order(self) -> Iterator[FrameworkState]:
+        """Every framework in the policy's order (roles first when hierarchical)."""
+        if self._flat is not None:
+            yield from self._flat
+            return
+        for role in self._role_sorter:
+            yield from role.sorter
+
+    def _head(self, n: int) -> list[FrameworkState]:
+        if self._flat is not None:
+            return self._flat.head(n)
+        out: list[FrameworkState] = []
+        for role in self._role_sorter:
+            out.extend(role.sorter.head(n - len(out)))
+            if len(out) >= n:
+                break
+        return out
+
+    def _position(self, fw: FrameworkState) -> int:
+        if self._flat is not None:
+            return self._flat.position(fw)
+        pos = 0
+        role = self._roles[fw.role]
+        for r in self._role_sorter:
+            if r is role:
+                return pos + role.sorter.position(fw)
+            pos += len(r.sorter)
+        return pos
+
+    def _compute_owners(self) -> None:
+        self._dirty_owners = False
+        policy = self._active
+        if not policy.partitions:
+            return
+        owners = policy.owners(list(self._agents.values()), list(self._frameworks.values()))
+        fws = self._frameworks
+        roles = self._roles
+        for agent in self._agents.values():
+            ids = owners.get(agent.id)
+            if ids is None:
+                agent.owners = -1
+                continue
+            mask = 0
+            for i in ids:
+                fw = fws.get(i)
+                if fw is not None:
+                    mask |= fw.bit
+                else:
+                    role = roles.get(i)
+                    if role is not None:
+                        mask |= role.members
+            agent.owners = mask
+
+    # ======================================================================================
+    # offerability
+    # ======================================================================================
+    def _is_offerable(self, res: Resources) -> bool:
+        s = res._scalars
+        m = self._min_offer
+        if m is None:
+            return s.get("cpus", 0) >= _MIN_CPUS or s.get("mem", 0) >= _MIN_MEM
+        for k, v in m.items():
+            if s.get(k, 0) < v:
+                return False
+        return True
+
+    def _update_offerable(self, agent: AgentState) -> None:
+        if self._is_offerable(agent.free):
+            agent.offerable = True
+            return
+        for rf in agent.rfree.values():
+            if rf and self._is_offerable(agent.free + rf if agent.free else rf):
+                agent.offerable = True
+                return
+        agent.offerable = False
+
+    # ======================================================================================
+    # revocation
+    # ======================================================================================
+    def _track_starvation(self, now: float) -> None:
+        if self.revocation_grace is None:
+            return
+        for role_name in self._quota:
+            role = self._roles.get(role_name)
+            hungry = (
+                role is not None
+                and role.members & self._eligible
+                and self._below_guarantee(role)
+                and not self._can_be_offered(role)
+            )
+            if hungry:
+                self._starving.setdefault(role_name, now)
+            else:
+                self._starving.pop(role_name, None)
+
+    def _can_be_offered(self, role: RoleState) -> bool:
+        """Whether some offerable agent is open to an eligible framework of ``role`` (then it is not starving)."""
+        members = role.members & self._eligible
+        for agent in self._agents.values():
+            if agent.offerable and members & ~agent.filtered:
+                if not agent.rfree or self._reservation_mask(agent) & members:
+                    return True
+        return False
+
+    def revocations(self, now: float) -> list[Revocation]:
+        """Tasks to kill so a role below its guarantee gets it, once it has starved for ``revocation_grace``.
+
+        Victims are the frameworks of roles above their own guarantee (no
+        quota: a guarantee of nothing), most over-served first; a victim is
+        never taken below its own guarantee.  After asking, the role's grace
+        period starts again.
+        """
+        if self.revocation_grace is None or not self._starving:
+            return []
+        out: list[Revocation] = []
+        total = self._total
+        for role_name, since in list(self._starving.items()):
+            if now < since + self.revocation_grace:
+                continue
+            role = self._roles.get(role_name)
+            g = self._guarantee(role_name)
+            if role is None or not g:
+                continue
+            deficit = {k: v - role.alloc.get(k, 0) for k, v in g.items() if v > role.alloc.get(k, 0)}
+            victims = []
+            for other in self._roles.values():
+                if other is role:
+                    continue
+                og = self._guarantee(other.name) or {}
+                over = {k: v - og.get(k, 0) for k, v in other.alloc.items() if v > og.get(k, 0)}
+                if over:
+                    victims.append((_dominant(over, total), other, og))
+            victims.sort(key=lambda t: (-t[0], t[1].name))
+            for _over, victim, og in victims:
+                if not deficit:
+                    break
+                valloc = dict(victim.alloc)
+                fws = sorted(victim.frameworks.values(), key=lambda f: (-f.share, f.slot))
+                for fw in fws:
+                    if not deficit:
+                        break
+                    for agent in self._agents.values():
+                        held = agent.alloc.get(fw.id)
+                        if not held or not any(k in deficit for k in held._scalars):
+                            continue
+                        after = {k: valloc.get(k, 0) - held._scalars.get(k, 0) for k in og}
+                        if any(after[k] < v for k, v in og.items()):
+                            continue  # would take the victim below its own guarantee
+                        out.append(
+                            Revocation(
+                                fw.id,
+                                agent.id,
+                                held,
+                                f"role {role_name!r} is below its guarantee since t={since:.1f} s; "
+                                f"{fw.id} (role {victim.name!r}) is above its own",
+                            )
+                        )
+                        for k, v in held._scalars.items():
+                            valloc[k] = valloc.get(k, 0) - v
+                            if k in deficit:
+                                deficit[k] -= v
+                                if deficit[k] <= 0:
+                                    del deficit[k]
+                        if not deficit:
+                            break
+            self._starving[role_name] = now
+        return out
+
+    def next_deadline(self) -> float | None:
+        best: float | None = self._expiry_heap[0] if self._expiry_heap else None
+        if self.revocation_grace is not None:
+            for since in self._starving.values():
+                t = since + self.revocation_grace
+                if best is None or t < best:
+                    best = t
+        return best
+
+    # ======================================================================================
+    # reading
+    # ======================================================================================
+    def shares(self) -> dict[str, float]:
+        """Each framework's current dominant share of the cluster (DRF's measure, whatever the policy)."""
+        total = self._total
+        return {fid: _dominant(fw.alloc, total) for fid, fw in self._frameworks.items()}
+
+    def role_shares(self) -> dict[str, float]:
+        """Each role's dominant share (what hierarchical DRF orders roles by, before weights)."""
+        total = self._total
+        return {name: _dominant(r.alloc, total) for name, r in self._roles.items()}
+
+    def allocation(self, framework_id: str) -> Resources:
+        """The scalar resources a framework holds (outstanding offers plus tasks)."""
+        fw = self._frameworks.get(framework_id)
+        if fw is None:
+            raise ValueError(f"no framework {framework_id!r}; known: {', '.join(self._frameworks) or 'none'}")
+        return to_resources(fw.alloc)
+
+    def available(self, agent_id: str) -> Resources:
+        """What is free on an agent (unreserved plus every role's reserved free)."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise ValueError(f"no agent {agent_id!r}; known: {len(self._agents)} agents")
+        out = agent.free
+        for rf in agent.rfree.values():
+            if rf:
+                out = out + rf
+        return out
+
+    def allocated(self, agent_id: str) -> dict[str, Resources]:
+        """Framework id → what it holds on the agent."""
+        agent = self._agents.get(agent_id)
+        return dict(agent.alloc) if agent else {}
+
+    def total(self) -> Resources:
+        """The cluster's total scalar resources."""
+        return to_resources(self._total)
+
+    def order(self) -> list[str]:
+        """Framework ids in the policy's current order (first is offered first)."""
+        return [fw.id for fw in self._iter_order()]
+
+    @staticmethod
+    def _coerce(value: Any, field: str) -> Resources:
+        try:
+            return Resources.coerce(value, field)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+
+    def __repr__(self) -> str:
+        return (
+            f"<HierarchicalAllocator policy={self._active.name} agents={len(self._agents)} "
+            f"frameworks={len(self._frameworks)}>"
+        )
+
+
+def _chain(first: Iterable[AgentState], rest: Iterator[AgentState]) -> Iterator[AgentState]:
+    yield from first
+    yield from rest
