@@ -26,11 +26,19 @@ class Harness:
         self.master = Master(make_allocator(policy, **policy_options), config or MasterConfig(), record=self.events.append)
         self.inbox: dict[str, list[m.Message]] = defaultdict(list)
         self._uuid = 0
+        #: agent peers that answer health checks (tests remove one to "kill" it)
+        self.alive: dict[str, str] = {}
 
     # -- driving ----------------------------------------------------------------------------
     def _route(self, out: list[tuple[str, m.Message]]) -> None:
+        pongs = []
         for peer, message in out:
-            self.inbox[peer].append(message)
+            if isinstance(message, m.Ping) and peer in self.alive:
+                pongs.append(peer)
+            else:
+                self.inbox[peer].append(message)
+        for peer in pongs:
+            self._route(self.master.receive(self.now, peer, m.Pong(self.alive[peer])))
 
     def send(self, peer: str, message: m.Message) -> None:
         self._route(self.master.receive(self.now, peer, message))
@@ -77,6 +85,7 @@ class Harness:
     def add_agent(self, peer: str, resources: Any = "cpus:4;mem:4096", **attributes: str) -> str:
         self.send(peer, m.RegisterAgent(AgentInfo(peer, Resources.coerce(resources), attributes)))
         (registered,) = self.take(peer, m.AgentRegistered)
+        self.alive[peer] = registered.agent_id
         return registered.agent_id
 
     def add_framework(self, peer: str, name: str = "fw", role: str = "*", **info: Any) -> str:

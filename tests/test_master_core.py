@@ -114,7 +114,9 @@ def test_agent_that_misses_health_checks_is_removed_and_its_tasks_lost(h):
     fid = h.add_framework("F")
     h.add_agent("A", "cpus:2;mem:1024")
     (offer,) = h.offers("F")
-    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")]))
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")], Filters(refuse_seconds=0)))
+    assert len(h.offers("F")) == 1  # the rest of the agent is on offer again...
+    del h.alive["A"]  # ...when the agent dies silently
     h.advance(1.01)
     assert h.take("A", m.Ping)  # the master asks, nobody answers
     h.advance(3.0)
@@ -128,6 +130,7 @@ def test_agent_that_misses_health_checks_is_removed_and_its_tasks_lost(h):
 def test_agent_that_answers_pings_stays(h):
     h.add_framework("F")
     aid = h.add_agent("A")
+    del h.alive["A"]  # answer by hand, late but within the allowed misses
     for _ in range(10):
         h.advance(1.0)
         if h.take("A", m.Ping):

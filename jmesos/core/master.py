@@ -629,7 +629,7 @@ class Master:
                 resources=task.resources.to_dict(),
                 locality=list(task.locality),
                 local=(agent.id in task.locality) if task.locality else None,
-                kind=task.kind,
+                task_kind=task.kind,
             )
             self._event(
                 "task_state",
