@@ -99,7 +99,7 @@ class AgentView:
     @property
     def allocated(self) -> dict[str, Resources]:
         """Framework id → what it holds on this agent."""
-        return dict(self._agent.alloc)
+        return {fid: self._agent.held(fid) for fid in self._agent.alloc}
 
     def __repr__(self) -> str:
         return f"AgentView({self.id!r}, available={self.available})"

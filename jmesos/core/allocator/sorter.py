@@ -102,16 +102,28 @@ class Sorter:
         old = self._key[client]
         if old == key:
             return
-        # fast path: the client stays inside its block and keeps its neighbours' order
+        # fast path: the new key still sits between the client's neighbours, so it keeps its place
         i = self._find_block(old)
-        block = self._blocks[i]
+        blocks = self._blocks
+        block = blocks[i]
         j = bisect_left(block, (old, client))
-        lo_ok = j == 0 and (i == 0 or self._maxes[i - 1] < key) or j > 0 and block[j - 1] < (key, client)
-        hi_ok = j + 1 < len(block) and (key, client) < block[j + 1]
-        if lo_ok and hi_ok:
-            block[j] = (key, client)
-            self._key[client] = key
-            return
+        entry = (key, client)
+        if j > 0:
+            lo_ok = block[j - 1] < entry
+        else:
+            lo_ok = i == 0 or blocks[i - 1][-1] < entry
+        if lo_ok:
+            last = j + 1 == len(block)
+            if not last:
+                hi_ok = entry < block[j + 1]
+            else:
+                hi_ok = i + 1 == len(blocks) or entry < blocks[i + 1][0]
+            if hi_ok:
+                block[j] = entry
+                self._key[client] = key
+                if last:
+                    self._maxes[i] = key
+                return
         mask = self._mask[client]
         self.remove(client)
         self.add(client, key, mask)
@@ -153,10 +165,9 @@ class Sorter:
         """The first ``n`` clients in order."""
         out: list[Hashable] = []
         for block in self._blocks:
-            for _key, client in block:
-                if len(out) >= n:
-                    return out
-                out.append(client)
+            out.extend([c for _k, c in block[: n - len(out)]])
+            if len(out) >= n:
+                break
         return out
 
     def position(self, client: Hashable) -> int:

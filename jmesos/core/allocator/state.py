@@ -110,8 +110,9 @@ class AgentState:
         self.reserved: dict[str, Resources] = {}
         #: role -> reserved resources nobody holds
         self.rfree: dict[str, Resources] = {}
-        #: framework id -> resources it holds here (offered or used by tasks)
-        self.alloc: dict[str, Resources] = {}
+        #: framework id -> the pieces of resources it holds here (each offer or ``used`` entry), kept
+        #: apart because merging port sets costs more than the rest of an offer; see :meth:`held`
+        self.alloc: dict[str, list[Resources]] = {}
         #: filter expiry time -> bitmask of the framework slots filtered until then
         self.filters: dict[float, int] = {}
         #: union of ``filters`` values: frameworks that must not be offered this agent now
@@ -120,6 +121,16 @@ class AgentState:
         self.offerable = False
         #: frameworks' bitmask this agent is pinned to (static partitioning), or -1 for anyone
         self.owners = -1
+
+    def held(self, framework_id: str) -> Resources:
+        """Everything ``framework_id`` holds on this agent (empty if nothing)."""
+        pieces = self.alloc.get(framework_id)
+        if not pieces:
+            return _EMPTY
+        out = pieces[0]
+        for p in pieces[1:]:
+            out = out + p
+        return out
 
     def available_for(self, role: str) -> Resources:
         """What a framework of ``role`` could be offered here: unreserved free plus its role's reserved free."""
