@@ -1,0 +1,359 @@
+"""A real cluster: master and agents in subprocesses, frameworks in this process, over real sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+import jmesos
+from jmesos import TaskInfo
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+
+class Squares(jmesos.Scheduler):
+    """The README's first framework."""
+
+    def __init__(self, n):
+        self.todo, self.results = list(range(n)), {}
+        self.n = n
+
+    def resource_offers(self, driver, offers):
+        need = jmesos.Resources(cpus=0.5, mem="64MiB")
+        for offer in offers:
+            free, tasks = offer.resources, []
+            while self.todo and need <= free:
+                i = self.todo.pop()
+                tasks.append(
+                    jmesos.TaskInfo(name=f"sq-{i}", agent_id=offer.agent_id, resources=need, fn=lambda x: x * x, args=(i,))
+                )
+                free -= need
+            driver.launch_tasks([offer.id], tasks)
+
+    def status_update(self, driver, status):
+        if status.state == jmesos.TASK_FINISHED:
+            self.results[status.task_id] = status.data
+        if len(self.results) == self.n:
+            driver.stop()
+
+
+class Collect(jmesos.Scheduler):
+    """Launch the given tasks on the first offers that fit them, record every status."""
+
+    def __init__(self, tasks, stop_when=None):
+        self.pending = list(tasks)
+        self.statuses = []
+        self.final = {}
+        self.lost_agents = []
+        self.stop_when = stop_when or (lambda s: len(s.final) == len(tasks))
+        self.total = len(tasks)
+
+    def resource_offers(self, driver, offers):
+        for offer in offers:
+            fit = jmesos.pack_tasks(offer, self.pending)
+            self.pending = [t for t in self.pending if t not in fit]
+            driver.launch_tasks([offer.id], fit, jmesos.Filters(refuse_seconds=0.2))
+
+    def status_update(self, driver, status):
+        self.statuses.append(status)
+        if status.is_terminal:
+            self.final[status.task_id] = status
+        if self.stop_when(self):
+            driver.stop()
+
+    def agent_lost(self, driver, agent_id):
+        self.lost_agents.append(agent_id)
+
+
+@pytest.fixture
+def cluster():
+    with jmesos.LocalCluster(agents=2, cpus=2, mem="1GiB", allocation_interval=0.2) as c:
+        yield c
+
+
+def test_readme_example_runs_and_returns_squares():
+    with jmesos.LocalCluster(agents=4, cpus=2, mem="1GiB") as cluster:
+        squares = cluster.run(Squares(100), name="squares", timeout=60)
+        assert sorted(squares.results.values()) == sorted(i * i for i in range(100))
+        launched = cluster.events.filter("task_launched")
+        assert len(launched) == 100
+        assert len({e.data["agent_id"] for e in launched}) == 4  # spread over every agent
+        states = [e.data["state"] for e in cluster.events.filter("task_state") if e.data["task_id"] == "sq-7"]
+        assert states[0] == "TASK_STAGING" and states[-1] == "TASK_FINISHED"
+        assert "TASK_RUNNING" in states
+
+
+def test_shell_tasks_run_in_a_sandbox_with_captured_logs(cluster):
+    tasks = [
+        TaskInfo(name="hello", resources="cpus:0.5;mem:32", command="echo hello from $PWD; echo oops >&2"),
+        TaskInfo(name="fails", resources="cpus:0.5;mem:32", command="exit 3"),
+    ]
+    fw = cluster.run(Collect(tasks), name="shell", timeout=30)
+    assert fw.final["hello"].state == jmesos.TASK_FINISHED
+    assert fw.final["fails"].state == jmesos.TASK_FAILED and "3" in fw.final["fails"].message
+    out = cluster.logs("hello")
+    assert out.startswith("hello from ") and "hello" in out.split("/")[-1]
+    assert cluster.logs("hello", "stderr").strip() == "oops"
+
+
+def test_python_exceptions_come_back_as_task_failed_with_the_traceback(cluster):
+    def boom(x):
+        raise ValueError(f"bad value {x}")
+
+    fw = cluster.run(Collect([TaskInfo(name="boom", resources="cpus:1;mem:32", fn=boom, args=(7,))]), timeout=30)
+    status = fw.final["boom"]
+    assert status.state == jmesos.TASK_FAILED
+    assert "ValueError: bad value 7" in status.message and "Traceback" in status.message
+
+
+def test_prints_of_python_tasks_are_in_their_logs(cluster):
+    fw = cluster.run(Collect([TaskInfo(name="talk", resources="cpus:1;mem:32", fn=lambda: print("hi there") or 5)]), timeout=30)
+    assert fw.final["talk"].data == 5
+    assert cluster.logs("talk").strip() == "hi there"
+
+
+def test_memory_limit_ends_the_task_with_the_container_reason(cluster):
+    def hog():
+        blocks = []
+        for _ in range(400):
+            blocks.append(bytearray(1 << 20))
+        return len(blocks)
+
+    fw = cluster.run(Collect([TaskInfo(name="hog", resources="cpus:1;mem:64", fn=hog)]), timeout=60)
+    status = fw.final["hog"]
+    assert status.state == jmesos.TASK_FAILED
+    assert status.reason == jmesos.REASON_CONTAINER_LIMITATION_MEMORY
+
+
+def test_kill_task_ends_it_as_killed(cluster):
+    tasks = [TaskInfo(name="sleeper", resources="cpus:1;mem:32", command="sleep 60")]
+    handle = cluster.run_async(Collect(tasks), name="killme")
+    cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+    cluster.kill_task("sleeper")
+    handle.wait(20)
+    assert handle.scheduler.final["sleeper"].state == jmesos.TASK_KILLED
+
+
+def test_killed_agent_is_detected_its_tasks_lost_and_the_framework_told(cluster):
+    tasks = [TaskInfo(name=f"s{i}", resources="cpus:1;mem:32", command="sleep 60") for i in range(4)]
+    handle = cluster.run_async(Collect(tasks, stop_when=lambda s: bool(s.lost_agents) and len(s.final) >= 2), name="victim")
+    cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+    victim = cluster.agents[0]
+    t0 = time.monotonic()
+    cluster.kill_agent(victim)
+    handle.wait(30)
+    detected = time.monotonic() - t0
+    fw = handle.scheduler
+    assert fw.lost_agents == [victim]
+    lost = [s for s in fw.final.values() if s.state == jmesos.TASK_LOST]
+    assert len(lost) == 2 and all(s.reason == jmesos.REASON_AGENT_REMOVED for s in lost)
+    assert detected < 10
+    assert cluster.events.filter("agent_removed")[0].data["agent_id"] == victim
+
+
+def test_two_frameworks_share_the_cluster_at_once(cluster):
+    a = cluster.run_async(Squares(20), name="a")
+    b = cluster.run_async(Squares(20), name="b")
+    assert len(a.wait(60).results) == 20 and len(b.wait(60).results) == 20
+    owners = {e.data["framework_id"] for e in cluster.events.filter("task_launched")}
+    assert owners == {"a", "b"}
+
+
+def test_bad_input_is_refused_with_the_field_and_the_fix():
+    with pytest.raises(jmesos.InvalidArgument, match=r"mem='2 Gigs' is not a size; use '2GiB'"):
+        jmesos.LocalCluster(agents=1, mem="2 Gigs")
+    with pytest.raises(jmesos.InvalidArgument, match="agents=-1"):
+        jmesos.LocalCluster(agents=-1)
+    with pytest.raises(jmesos.InvalidArgument, match="resources is missing"):
+        TaskInfo(name="x", fn=print)
+    with pytest.raises(jmesos.InvalidArgument, match="unknown resource 'cpu'"):
+        TaskInfo(name="x", fn=print, resources={"cpu": 1})
+    with pytest.raises(jmesos.InvalidArgument, match="cpus=-1"):
+        TaskInfo(name="x", fn=print, resources={"cpus": -1})
+    with pytest.raises(ValueError, match="not a policy"):
+        jmesos.LocalCluster(agents=1, policy="drff")
+
+
+def test_misused_offers_end_tasks_with_reasons_and_the_cluster_keeps_going(cluster):
+    class Misuse(jmesos.Scheduler):
+        def __init__(self):
+            self.statuses, self.used = [], None
+
+        def resource_offers(self, driver, offers):
+            offer = offers[0]
+            if self.used is None:
+                self.used = offer.id
+                driver.launch_tasks([offer.id], [TaskInfo(name="ok", resources="cpus:0.1;mem:8", command="true")])
+                driver.launch_tasks([offer.id], [TaskInfo(name="again", resources="cpus:0.1;mem:8", command="true")])
+                driver.launch_tasks(["o-nope"], [TaskInfo(name="ghost", resources="cpus:0.1;mem:8", command="true")])
+            else:
+                big = TaskInfo(name="big", resources="cpus:64;mem:8", command="true")
+                dup = TaskInfo(name="ok", resources="cpus:0.1;mem:8", command="true")
+                driver.launch_tasks([offer.id], [big, dup])
+            for other in offers[1:]:
+                driver.decline_offer(other.id)
+
+        def status_update(self, driver, status):
+            self.statuses.append(status)
+            if {s.task_id for s in self.statuses if s.is_terminal} >= {"ok", "again", "ghost", "big"}:
+                driver.stop()
+
+    fw = cluster.run(Misuse(), timeout=30)
+    final = {s.task_id: s for s in fw.statuses if s.is_terminal}
+    assert final["again"].state == jmesos.TASK_LOST and "already used" in final["again"].message
+    assert final["ghost"].state == jmesos.TASK_LOST and final["ghost"].reason == jmesos.REASON_INVALID_OFFERS
+    assert final["big"].state == jmesos.TASK_ERROR and "cpus:64" in final["big"].message
+    # and the cluster still works
+    assert len(cluster.run(Squares(4), name="after", timeout=30).results) == 4
+
+
+def test_event_log_saves_and_loads(cluster, tmp_path):
+    cluster.run(Squares(4), name="sq", timeout=30)
+    path = cluster.events.save(tmp_path / "run.jsonl")
+    loaded = jmesos.EventLog.load(path)
+    assert [e.kind for e in loaded] == [e.kind for e in cluster.events]
+    assert loaded.filter("task_launched")[0].data == cluster.events.filter("task_launched")[0].data
+
+
+def test_add_agent_joins_and_gets_offers(cluster):
+    agent_id = cluster.add_agent(cpus=1, mem="256MiB", attributes={"rack": "r9"})
+    added = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["agent_id"] == agent_id)
+    assert added.data["attributes"] == {"rack": "r9"} and added.data["resources"] == {"cpus": 1, "mem": 256, "disk": 10240}
+
+
+def test_status_updates_are_retried_until_acknowledged(cluster):
+    """With explicit acknowledgements, an update not acknowledged is sent again."""
+
+    class Forgetful(Collect):
+        def status_update(self, driver, status):
+            self.statuses.append(status)
+            repeats = [s for s in self.statuses if s.task_id == "t" and s.state == jmesos.TASK_FINISHED]
+            if len(repeats) >= 2:
+                driver.acknowledge_status_update(status)
+                driver.stop()
+
+    fw = Forgetful([TaskInfo(name="t", resources="cpus:0.1;mem:8", fn=lambda: 1)])
+    cluster.run(fw, name="forgetful", implicit_acknowledgements=False, timeout=30)
+    finished = [s for s in fw.statuses if s.state == jmesos.TASK_FINISHED]
+    assert len(finished) >= 2 and finished[0].uuid == finished[1].uuid
+
+
+def test_wrong_secret_is_refused_and_logged(cluster, tmp_path):
+    from jmesos.runtime.wire import AuthenticationError, Hub
+
+    with pytest.raises(AuthenticationError):
+        Hub(b"not-the-secret", "intruder").connect(*cluster.address, timeout=3)
+    cluster.wait_for(lambda e: e.kind == "error" and "wrong secret" in e.data["message"], timeout=5)
+    assert len(cluster.run(Squares(2), name="still-serving", timeout=30).results) == 2
+
+
+def test_secret_file_is_private(cluster):
+    assert os.stat(cluster.secret_file).st_mode & 0o777 == 0o600
+
+
+def _cluster_pids(cluster) -> list[int]:
+    root = psutil.Process(cluster._proc.pid)
+    return [root.pid, *(p.pid for p in root.children(recursive=True))]
+
+
+def test_stop_leaves_no_process_behind():
+    cluster = jmesos.LocalCluster(agents=2, cpus=1, mem="512MiB")
+    handle = cluster.run_async(Collect([TaskInfo(name="s", resources="cpus:1;mem:32", command="sleep 600 & sleep 600")]))
+    cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+    pids = _cluster_pids(cluster)
+    assert len(pids) >= 5  # supervisor, master, agents, and the task's processes
+    cluster.stop()
+    assert handle.done
+    deadline = time.monotonic() + 5
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
+        assert time.monotonic() < deadline, [p for p in pids if psutil.pid_exists(p)]
+        time.sleep(0.05)
+
+
+def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
+    """A kernel restart: the Python process that owns the cluster dies with SIGKILL."""
+    script = textwrap.dedent(
+        """
+        import json, sys, time, psutil, jmesos
+        c = jmesos.LocalCluster(agents=2, cpus=1, mem="256MiB")
+        class Sleep(jmesos.Scheduler):
+            def resource_offers(self, driver, offers):
+                for o in offers:
+                    driver.launch_tasks([o.id], [jmesos.TaskInfo(name=o.id, resources="cpus:1;mem:16", command="sleep 600")])
+            def status_update(self, driver, status):
+                pass
+        c.run_async(Sleep(), name="sleepers")
+        c.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+        time.sleep(0.5)
+        root = psutil.Process(c._proc.pid)
+        print(json.dumps([root.pid] + [p.pid for p in root.children(recursive=True)]), flush=True)
+        time.sleep(600)
+        """
+    )
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    line = owner.stdout.readline()
+    import json
+
+    pids = json.loads(line)
+    assert len(pids) >= 5
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.1)
+    assert not alive, f"orphans: {[psutil.Process(p).cmdline() for p in alive if psutil.pid_exists(p)]}"
+    owner.stdout.close()
+
+
+def test_demo_runs_and_exits_cleanly():
+    result = subprocess.run(
+        [sys.executable, "-m", "jmesos", "demo", "--tasks", "24", "--samples", "2000"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pi ~ 3.1" in result.stdout and "cluster stopped cleanly" in result.stdout
+
+
+def test_master_and_agent_commands_form_a_cluster(tmp_path):
+    """Agents on other hosts use these commands; here both run on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secret = tmp_path / "secret"
+    master = subprocess.Popen(
+        [sys.executable, "-m", "jmesos", "master", "--port", str(port), "--secret-file", str(secret)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    agent = None
+    try:
+        assert "listening on 127.0.0.1" in master.stdout.readline()
+        assert os.stat(secret).st_mode & 0o777 == 0o600
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "jmesos", "agent", "--master", f"127.0.0.1:{port}", "--secret-file", str(secret),
+             "--cpus", "2", "--mem", "512MiB", "--work-dir", str(tmp_path / "agent")],
+        )
+        from jmesos.runtime.driver import SchedulerDriver
+        from jmesos.runtime.wire import read_secret
+
+        fw = Squares(6)
+        driver = SchedulerDriver(fw, jmesos.FrameworkInfo(name="remote"), ("127.0.0.1", port), read_secret(str(secret)))
+        driver.start()
+        driver.join(60)
+        assert driver.done and len(fw.results) == 6
+    finally:
+        for proc in (agent, master):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(10)
+        master.stdout.close()
