@@ -52,6 +52,8 @@ FOREVER = 1e9
 #: Mesos's smallest useful offer: at least this many cpus or this much memory (MiB), in thousandths
 _MIN_CPUS = 10
 _MIN_MEM = 32_000
+#: a short filter outlives the next full round by this much (seconds)
+_EPSILON = 1e-6
 #: how many frameworks of the order an explanation lists
 _HEAD = 5
 #: how many errors the allocator remembers
@@ -606,8 +608,18 @@ class HierarchicalAllocator(Allocator):
 
     # -- filters ------------------------------------------------------------------------------
     def _add_filter(self, fw: FrameworkState, agent: AgentState, refuse: float, now: float) -> None:
-        refuse = max(refuse, self.allocation_interval)
-        expiry = _INF if refuse >= FOREVER else now + refuse
+        """Do not offer ``agent`` to ``fw`` before ``now + refuse`` (a filter is active while ``now < expiry``).
+
+        A filter no longer than the allocation interval lasts until just after
+        the next full round, so that round still honours it: otherwise a short
+        filter could vanish before any round had applied it (Mesos's MESOS-4302).
+        """
+        if refuse >= FOREVER:
+            expiry = _INF
+        elif refuse > self.allocation_interval:
+            expiry = now + refuse
+        else:
+            expiry = now + self.allocation_interval + _EPSILON
         agent.filters[expiry] = agent.filters.get(expiry, 0) | fw.bit
         agent.filtered |= fw.bit
         self._filtered_agents.add(agent.id)
