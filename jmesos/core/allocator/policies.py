@@ -388,4 +388,4 @@ class StaticPartition(Policy):
         return out
 
     def reason(self, framework: FrameworkState, role: RoleState, roles: int) -> str:
-        return f"the agent is in its static partition (its {self.measure} {framework.share:.2f})"
+        return "the agent is in its static partition"
