@@ -62,3 +62,42 @@ def test_explanation_names_the_lowest_share():
     assert d2.explanation.startswith("agent-2 went to B because its dominant share 0.00 was the lowest")
     assert d2.details["order"] == ["B", "A"]
     assert d2.details["shares"] == {"B": 0.0, "A": 0.5}
+
+
+def test_the_worked_example_explains_each_step():
+    alloc = make_allocator()
+    alloc.add_agent("agent-1", R(cpus=9, mem="18GiB"))
+    alloc.add_framework("A")
+    alloc.add_framework("B")
+    said = []
+    allocate = alloc.allocate
+
+    def recording(now, agent_ids=None):
+        decisions = allocate(now, agent_ids)
+        said.extend(d.explanation for d in decisions)
+        return decisions
+
+    alloc.allocate = recording
+    run_greedy(alloc, {"A": R(cpus=1, mem="4GiB"), "B": R(cpus=3, mem="1GiB")})
+    assert said[:6] == [
+        "agent-1 went to A because its dominant share 0.00 was the lowest, tied with B, which registered later.",
+        "agent-1 went to B because its dominant share 0.00 was the lowest.",
+        "agent-1 went to A because its dominant share 0.22 was the lowest.",
+        "agent-1 went to B because its dominant share 0.33 was the lowest.",
+        "agent-1 went to A because its dominant share 0.44 was the lowest.",
+        "agent-1 went to B because its dominant share 0.67 was the lowest, "
+        "tied with A, which has had more offers (3 vs 2).",
+    ]
+
+
+def test_weighted_roles_in_the_explanation():
+    alloc = make_allocator(weights={"prod": 2})
+    alloc.add_framework("p", "prod")
+    alloc.add_framework("d", "dev")
+    alloc.add_agent("x", R(cpus=4, mem=4096), used={"p": R(cpus=2, mem=2048)})
+    alloc.add_agent("y", R(cpus=4, mem=4096), used={"d": R(cpus=1, mem=1024)})
+    (d1, d2) = alloc.allocate(0.0)
+    # prod's weighted share 0.25 / 2 = 0.125 beats dev's 0.125 / 1 on the tie-break (fewer offers, then name)
+    assert d1.framework_id == "d"
+    assert "in role 'dev', whose dominant share 0.12 was the lowest" in d1.explanation
+    assert "/ weight 2" in d2.explanation

@@ -723,7 +723,7 @@ class HierarchicalAllocator(Allocator):
             kind = type(policy)
             todo: Iterator[AgentState] = iter(agents)
             if kind.decide is not Policy.decide:
-                todo = self._round_decide(agents, now, decisions)
+                todo = self._round_decide(agents, now, decisions, stats)
             elif kind.order is not Policy.order:
                 todo = self._round_order(todo, now, decisions, stats)
             self._round_fast(todo, now, decisions, stats)
@@ -936,18 +936,17 @@ class HierarchicalAllocator(Allocator):
 
     # -- the decide() path: explicit offers ----------------------------------------------------
     def _round_decide(
-        self, agents: list[AgentState], now: float, decisions: list[OfferDecision]
+        self, agents: list[AgentState], now: float, decisions: list[OfferDecision], stats: dict[str, int]
     ) -> Iterator[AgentState]:
+        """Offer what ``policy.decide`` plans, all or nothing; returns the agents left for the other paths."""
         policy = self._active
         view = ClusterView(self, now)
         try:
             result = policy.decide([AgentView(a) for a in agents], view)
             if result is None:
-                return (
-                    iter(agents)
-                    if type(policy).order is Policy.order
-                    else self._round_order(iter(agents), now, decisions, {"filtered": 0, "no_candidate": 0})
-                )
+                if type(policy).order is Policy.order:
+                    return iter(agents)
+                return self._round_order(iter(agents), now, decisions, stats)
             plan = self._check_decisions(result, agents)
         except Exception as exc:
             self._policy_failed(f"raised {type(exc).__name__}: {exc} in decide()")
@@ -1034,6 +1033,13 @@ class HierarchicalAllocator(Allocator):
         shares[fw.id] = share
         if why is None:  # fw.share is still the share it was chosen with: _resort runs after this
             why = policy.reason(fw, role, len(self._roles))
+            if not skipped and len(head) > 1 and type(policy).framework_key is Policy.framework_key:
+                runner = head[1]
+                if runner.share == share and runner.role == fw.role:  # say how the tie was broken
+                    if runner.count > fw.count - 1:
+                        why += f", tied with {runner.id}, which has had more offers ({runner.count} vs {fw.count - 1})"
+                    else:
+                        why += f", tied with {runner.id}, which registered later"
         text = f"{agent.id} went to {fw.id} because {why}"
         if skipped:
             text += "; " + ", ".join(f"{s['framework_id']} {s['text']}" for s in skipped)
