@@ -500,3 +500,29 @@ def test_every_decision_explains_itself_with_order_and_shares():
     summary = alloc.last_round
     assert summary["offers"] == 1 and summary["policy"] == "drf" and summary["errors"] == []
     assert summary["order"] == ["A", "B"] and summary["shares"] == {"A": 0.0, "B": 1.0}
+
+
+def test_an_agent_can_grow_and_shrink():
+    alloc = make_allocator()
+    alloc.add_framework("f")
+    alloc.add_agent("a", R(cpus=2, mem=1024))
+    (d,) = alloc.allocate(0.0)
+    alloc.recover("f", "a", R(cpus=1, mem=512), None, 0.0)  # f keeps 1 cpu, 512 MiB
+    alloc.update_agent("a", R(cpus=4, mem=1024))
+    assert alloc.available("a") == R(cpus=3, mem=512)
+    assert alloc.total() == R(cpus=4, mem=1024)
+    assert alloc.shares() == {"f": 0.5}
+    alloc.update_agent("a", R(cpus=1, mem=512), attributes={"rack": "r2"})
+    assert alloc.available("a") == R()  # the task still holds its share; nothing is free
+    assert alloc.allocate(1.0) == []
+    with pytest.raises(ValueError, match="no agent 'b'"):
+        alloc.update_agent("b", R(cpus=1))
+
+
+def test_tick_expires_filters_without_a_round():
+    alloc = make_allocator()
+    alloc.add_framework("f")
+    alloc.add_agent("a", AGENT)
+    decline(alloc, alloc.allocate(0.0), refuse=5.0)
+    assert alloc.tick(4.0) == [] and alloc.filters() != {}
+    assert alloc.tick(5.0) == [] and alloc.filters() == {}

@@ -411,6 +411,45 @@ class HierarchicalAllocator(Allocator):
         self._dirty_shares = True
         self._dirty_owners = True
 
+    def update_agent(
+        self,
+        agent_id: str,
+        total: ResourcesLike = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        """The agent's resources or attributes changed (e.g. it was resized).
+
+        Growth becomes free at once; a shrink takes from what is free first, and
+        if tasks hold more than the new total, the agent simply has nothing free
+        until they finish (the allocator never revokes for a resize).
+        """
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise ValueError(f"no agent {agent_id!r}; add it with add_agent() first")
+        if attributes is not None:
+            agent.attributes = dict(attributes)
+            self._dirty_owners = True
+        if total is None:
+            return
+        new = self._coerce(total, "total")
+        old = agent.total
+        grown = new.subtract_available(old)
+        shrunk = old.subtract_available(new)
+        if grown:
+            agent.free = agent.free + grown if agent.free else grown
+        if shrunk:
+            agent.free = agent.free.subtract_available(shrunk)
+        agent.total = new
+        tot = self._total
+        for k in set(old._scalars) | set(new._scalars):
+            v = tot.get(k, 0) - old._scalars.get(k, 0) + new._scalars.get(k, 0)
+            if v > 0:
+                tot[k] = v
+            else:
+                tot.pop(k, None)
+        self._update_offerable(agent)
+        self._dirty_shares = True
+
     # -- reservations -----------------------------------------------------------------------
     def reserve(self, agent_id: str, role: str, resources: ResourcesLike) -> None:
         """Statically reserve ``resources`` of the agent for ``role``: only its frameworks are offered them.
@@ -688,6 +727,12 @@ class HierarchicalAllocator(Allocator):
     # ======================================================================================
     # allocation
     # ======================================================================================
+    def tick(self, now: float) -> list[Revocation]:
+        """A clock tick without a round: drop expired filters and return the revocations now due."""
+        if self._expiry_heap and self._expiry_heap[0] <= now:
+            self._expire_filters(now)
+        return self.revocations(now)
+
     def allocate(self, now: float, agent_ids: Iterable[str] | None = None) -> list[OfferDecision]:
         # A round creates tens of thousands of short-lived objects and no reference cycles; letting the
         # cyclic garbage collector rescan the whole (large) heap during it doubles the round's time.
