@@ -1,0 +1,212 @@
+"""The widgets as a student sees them: a real JupyterLab, a real kernel, headless Chromium.
+
+Each test copies a notebook from ``tests/notebooks/`` into a temporary root,
+starts JupyterLab on 127.0.0.1 (random free port, token auth, no browser),
+opens the notebook in Debian's Chromium through Playwright, runs all cells and
+checks the rendered DOM: the views are drawn, the offer timeline has marks for
+both frameworks, a killed agent is red, the replay slider moves time.
+Screenshots go to ``test-artifacts/`` for a human to look at.  The server,
+the browser and every cluster the notebook started are gone at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+HERE = Path(__file__).parent
+NOTEBOOKS = HERE / "notebooks"
+ARTIFACTS = HERE.parent / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing: apt-get install chromium"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path) -> Iterator[str]:
+    """Run JupyterLab serving ``root``; yields its base URL (with the token as a query)."""
+    port, token = _free_port(), secrets.token_hex(16)
+    settings = root / ".lab-settings"
+    # no news/update pop-ups over the screenshots
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-ws"))
+    log = open(root / ".jupyterlab.log", "wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.disable_check_xsrf=False",
+            "--LabApp.news_url=",
+            "--ServerApp.shutdown_no_activity_timeout=600",
+            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start; see {root / '.jupyterlab.log'}") from None
+                time.sleep(0.3)
+        yield f"{base}|{token}"
+    finally:
+        # the server, its kernels and whatever they started share the session: end them all
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
+
+
+@contextlib.contextmanager
+def chromium(user_data: Path) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(user_data),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+            viewport={"width": 1280, "height": 900},
+            device_scale_factor=1,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def open_and_run(context, server: str, notebook: str):
+    """Open ``notebook`` in JupyterLab and run all its cells; returns the page."""
+    base, token = server.split("|")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/lab/tree/{notebook}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    # the kernel must be ready before "run all" (the status bar says "... | Idle")
+    page.wait_for_function("() => /\\|\\s*Idle/.test(document.body.innerText)", timeout=90_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    return page
+
+
+@contextlib.contextmanager
+def evidence(page, name: str) -> Iterator[None]:
+    """On failure, keep a full-page screenshot and the browser console next to the other artefacts."""
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(ARTIFACTS / f"{name}-FAILED.png"), full_page=True)
+        (ARTIFACTS / f"{name}-FAILED-console.txt").write_text("\n".join(console))
+        raise
+
+
+def shot(page, locator, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    locator.scroll_into_view_if_needed()
+    locator.screenshot(path=str(path))
+    return path
+
+
+def select_tab(dashboard, view: str) -> None:
+    dashboard.locator(f".jm-tab[data-view='{view}']").click()
+    dashboard.locator(f".jm-pane[data-view='{view}'] svg, .jm-pane[data-view='{view}'] .jm-empty").first.wait_for()
+
+
+@pytest.fixture
+def lab_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="jmesos-lab-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _copy(name: str, root: Path) -> None:
+    shutil.copy(NOTEBOOKS / name, root / name)
+
+
+def test_replay_dashboard_renders_every_view_and_the_slider_moves_time(lab_root: Path) -> None:
+    _copy("replay.ipynb", lab_root)
+    with jupyterlab(lab_root) as server, chromium(lab_root / ".chromium") as context:
+        page = open_and_run(context, server, "replay.ipynb")
+        with evidence(page, "replay"):
+            _check_replay(page)
+
+
+def _check_replay(page) -> None:
+    dash = page.locator(".jm-root").first
+    dash.wait_for(timeout=120_000)
+    dash.locator(".jm-agent").first.wait_for()
+    assert dash.locator(".jm-agent.dead").count() == 1, "agent-2 dies in the sample run and must be drawn red"
+    fill = dash.locator(".jm-agent.dead .jm-card").evaluate("e => getComputedStyle(e).fill")
+    assert fill.replace(" ", "") in ("rgb(253,236,234)",), fill
+    shot(page, dash, "replay-cluster.png")
+    select_tab(dash, "offers")
+    fws = set(dash.locator(".jm-offer").evaluate_all("els => els.map(e => e.dataset.fw)"))
+    assert {"analytics", "web-batch"} <= fws
+    outcomes = set(dash.locator(".jm-offer").evaluate_all("els => els.map(e => e.dataset.outcome)"))
+    assert {"accepted", "declined", "timed_out"} <= outcomes
+    shot(page, dash, "replay-offers.png")
+    for view in ("allocation", "tasks", "locality", "trace"):
+        select_tab(dash, view)
+        shot(page, dash, f"replay-{view}.png")
+    assert dash.locator(".jm-task").count() > 10
+    assert dash.locator(".jm-task.bad").count() >= 1
+    # the slider: going back to t=5s shows the state then (agent-2 not dead yet)
+    select_tab(dash, "cluster")
+    slider = dash.locator(".jm-slider")
+    slider.evaluate("(s) => { s.value = 5; s.dispatchEvent(new Event('input', {bubbles: true})); }")
+    page.wait_for_function("() => document.querySelectorAll('.jm-root .jm-agent.dead').length === 0", timeout=30_000)
+    shot(page, dash, "replay-at-5s.png")
