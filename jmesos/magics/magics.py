@@ -1,0 +1,592 @@
+"""The ``%mesos`` magics: drive a jmesos cluster from notebook cells.
+
+One line magic with subcommands (``%mesos start``, ``%mesos agents`` ...) and
+one cell magic (``%%mesos task``), each a thin layer over the public Python
+API (:class:`jmesos.LocalCluster`) and the event log's fold
+(:class:`jmesos.core.state.ClusterState`).  Defaults are traitlets config
+traits, so a profile can say ``c.MesosMagics.agents = 8``.
+
+Errors are one line that names what is wrong and how to fix it (IPython's
+``UsageError``), never a traceback from inside jmesos: a student's mistake
+should read like advice, not like a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import textwrap
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser
+from IPython.display import display
+from traitlets import Bool, Float, Integer, Unicode
+
+from ..core.model import Filters, InvalidArgument, TaskInfo
+from ..core.resources import ResourceError, Resources
+from ..core.scheduler import Scheduler
+from ..core.state import ClusterState
+from ..widgets import tables
+from ..widgets.feed import feed_for
+
+__all__ = ["MesosMagics"]
+
+#: the cluster a previous load of the extension started, so ``%reload_ext jmesos`` keeps it
+_SURVIVORS: dict[int, Any] = {}
+_PROG = "%mesos"
+
+
+def _parser(name: str, help_: str, description: str = "") -> MagicArgumentParser:
+    # IPython's help formatter adds the "%" itself
+    parser = MagicArgumentParser(prog=f"mesos {name}", description=description or help_, add_help=False)
+    parser.help_line = help_  # type: ignore[attr-defined]
+    return parser
+
+
+def _number(field: str, kind: type = float, minimum: float = 0.0, example: str = "2") -> Callable[[str], Any]:
+    """An argparse type whose error names the option, what it needs and an example."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what} like {field} {example}, not {text!r}") from None
+        if value < minimum or value != value:
+            raise argparse.ArgumentTypeError(f"must be {minimum:g} or more, like {field} {example}, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _positive_int(field: str) -> Callable[[str], int]:
+    return _number(field, int, 1, "20")
+
+
+def _build_parsers() -> dict[str, MagicArgumentParser]:
+    p: dict[str, MagicArgumentParser] = {}
+    start = p["start"] = _parser(
+        "start",
+        "start a local cluster in the background and show its dashboard",
+        "Start a master and agents in subprocesses (they die with the kernel) and show the live dashboard. "
+        "Defaults come from the MesosMagics config (%config MesosMagics).",
+    )
+    start.add_argument(
+        "--agents", type=_number("--agents", int, 0, "4"), help="number of agents (default: MesosMagics.agents)"
+    )
+    start.add_argument(
+        "--cpus", type=_number("--cpus", float, 0.001, "2"), help="cpus per agent (default: MesosMagics.cpus)"
+    )
+    start.add_argument("--mem", help="memory per agent, e.g. 1GiB or 512 (MiB) (default: MesosMagics.mem)")
+    start.add_argument("--policy", help="allocation policy: drf, priority, ... (default: MesosMagics.policy)")
+    start.add_argument(
+        "--seed", type=_number("--seed", int, -(2**63), "42"), help="random seed for policies that use one"
+    )
+    start.add_argument(
+        "--allocation-interval",
+        type=_number("--allocation-interval", float, 0.001, "1.0"),
+        help="seconds between allocation rounds (default 1)",
+    )
+    start.add_argument(
+        "--offer-timeout",
+        type=_number("--offer-timeout", float, 0.001, "5"),
+        help="rescind offers not answered in this many seconds",
+    )
+    start.add_argument("--no-dashboard", action="store_true", help="do not display the dashboard")
+    start.add_argument(
+        "--as", dest="var", default="cluster", help="notebook variable to bind the cluster to (default: cluster)"
+    )
+    p["stop"] = _parser("stop", "stop the cluster (frameworks, agents and their tasks, then the master)")
+    p["status"] = _parser("status", "one line about the cluster: agents, frameworks, tasks, utilisation")
+    dash = p["dashboard"] = _parser("dashboard", "show the live dashboard (again), or some of its views")
+    dash.add_argument(
+        "views", nargs="*", help="views to show: cluster offers allocation tasks locality trace (default: all)"
+    )
+    p["agents"] = _parser("agents", "table of agents: used/offered/total resources, tasks, dead or alive")
+    p["frameworks"] = _parser("frameworks", "table of frameworks: dominant share, tasks, offers, locality")
+    tasks = p["tasks"] = _parser("tasks", "table of tasks, live ones first")
+    tasks.add_argument("--last", type=_positive_int("--last"), default=30, help="how many (default 30)")
+    tasks.add_argument("--framework", help="only this framework's tasks")
+    tasks.add_argument("--state", help="only tasks in this state, e.g. RUNNING or TASK_FAILED")
+    offers = p["offers"] = _parser(
+        "offers", "table of offers: outstanding, then the latest answered, with the allocator's reason"
+    )
+    offers.add_argument(
+        "--last", type=_positive_int("--last"), default=20, help="how many answered offers (default 20)"
+    )
+    add = p["add-agent"] = _parser("add-agent", "start one more agent")
+    add.add_argument("--cpus", type=_number("--cpus", float, 0.001, "2"), help="its cpus (default: the cluster's)")
+    add.add_argument("--mem", help="its memory, e.g. 2GiB (default: the cluster's)")
+    add.add_argument(
+        "--attr",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an attribute, e.g. --attr rack=r2 (repeatable)",
+    )
+    kill = p["kill-agent"] = _parser("kill-agent", "SIGKILL an agent, as a machine failure would")
+    kill.add_argument("agent_id", help="e.g. agent-2 (see %%mesos agents)")
+    kt = p["kill-task"] = _parser("kill-task", "kill a task (of a framework started from this notebook)")
+    kt.add_argument("task_id")
+    kt.add_argument("--framework", help="its framework id, if several frameworks used the same task id")
+    logs = p["logs"] = _parser("logs", "what a task printed")
+    logs.add_argument("task_id")
+    logs.add_argument("--stderr", action="store_true", help="show stderr instead of stdout")
+    events = p["events"] = _parser("events", "the latest events of the log")
+    events.add_argument("--last", type=_positive_int("--last"), default=20, help="how many (default 20)")
+    events.add_argument("--kind", help="only events of this kind, e.g. offer, task_state, message")
+    save = p["save-events"] = _parser("save-events", "save the event log as JSON Lines (replay it with %mesos replay)")
+    save.add_argument("file")
+    replay = p["replay"] = _parser("replay", "replay a saved event log with a time slider")
+    replay.add_argument("file")
+    run = p["run"] = _parser(
+        "run",
+        "register a framework defined in the notebook and run it in the background",
+        "EXPR is evaluated in the notebook: a jmesos.Scheduler instance, or a Scheduler class (instantiated with no arguments).",
+    )
+    run.add_argument("expr", nargs="+", help="e.g. MyFramework() or MyFramework")
+    run.add_argument("--name", help="framework name (default: the class name)")
+    run.add_argument("--role", default="*", help="role for fair sharing (default *)")
+    run.add_argument(
+        "--wait", action="store_true", help="block until the framework stops (Ctrl-C / interrupt stops it)"
+    )
+    use = p["use"] = _parser("use", "make %mesos drive a cluster you created in Python: %mesos use my_cluster")
+    use.add_argument("expr", nargs="+")
+    hp = p["help"] = _parser("help", "help on a subcommand: %mesos help start")
+    hp.add_argument("subcommand", nargs="?")
+    task = p["task"] = _parser(
+        "task",
+        "(cell magic) run the cell's code as a task on the cluster and show its output and result",
+        "%%mesos task runs the cell in a fresh Python process on an agent (notebook variables are not there: "
+        "import and define what the cell needs inside it). Its prints are shown, and its last expression is the result.",
+    )
+    task.add_argument(
+        "--cpus", type=_number("--cpus", float, 0.001, "1"), default=1.0, help="cpus for the task (default 1)"
+    )
+    task.add_argument("--mem", default="128MiB", help="memory for the task (default 128MiB)")
+    task.add_argument("--agent", help="run on this agent (e.g. agent-2)")
+    task.add_argument(
+        "--timeout",
+        type=_number("--timeout", float, 0.001, "60"),
+        default=120.0,
+        help="give up after this many seconds (default 120)",
+    )
+    return p
+
+
+PARSERS = _build_parsers()
+
+
+def _parse(sub: str, words: list[str]) -> argparse.Namespace:
+    """Parse a subcommand's options; a mistake is one line that says where to read more."""
+    try:
+        return PARSERS[sub].parse_args(words)
+    except UsageError as exc:
+        form = "%%mesos task" if sub == "task" else f"%mesos {sub}"
+        raise UsageError(f"{form}: {exc} (%mesos help {sub})") from None
+
+
+def _overview() -> str:
+    width = max(len(n) for n in PARSERS) + 2
+    lines = [
+        "Drive a jmesos cluster: %mesos SUBCOMMAND [options]; %%mesos task for a cell.",
+        "",
+        "Subcommands:",
+    ]
+    for name, parser in PARSERS.items():
+        lines.append(f"  {name.ljust(width)}{parser.help_line}")  # type: ignore[attr-defined]
+    lines += [
+        "",
+        "%mesos help SUBCOMMAND shows its options. Defaults (agents, cpus, mem, policy, ...) are",
+        "config traits: %config MesosMagics, or c.MesosMagics.agents = 8 in an IPython profile.",
+    ]
+    return "\n".join(lines)
+
+
+def _full_help() -> str:
+    parts = [_overview(), ""]
+    for name, parser in PARSERS.items():
+        parts.append(f"--- {_PROG} {name}" if name != "task" else "--- %%mesos task")
+        parts.append(parser.format_help().strip())
+        parts.append("")
+    return "\n".join(parts)
+
+
+@magics_class
+class MesosMagics(Magics):
+    """The ``%mesos`` magics.  ``%mesos help`` lists the subcommands."""
+
+    agents = Integer(4, help="Agents started by %mesos start.").tag(config=True)
+    cpus = Float(2.0, help="cpus per agent for %mesos start.").tag(config=True)
+    mem = Unicode("1GiB", help="Memory per agent for %mesos start, e.g. '1GiB' or '512' (MiB).").tag(config=True)
+    policy = Unicode("drf", help="Allocation policy for %mesos start: drf, priority, ...").tag(config=True)
+    seed = Integer(None, allow_none=True, help="Random seed for %mesos start (None: random).").tag(config=True)
+    allocation_interval = Float(1.0, help="Seconds between allocation rounds for %mesos start.").tag(config=True)
+    offer_timeout = Float(
+        None, allow_none=True, help="Rescind unanswered offers after this many seconds (None: never)."
+    ).tag(config=True)
+    dashboard = Bool(True, help="Show the dashboard after %mesos start.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.cluster: Any = _SURVIVORS.pop(id(shell), None)
+        self.handles: dict[str, Any] = {}
+        self._cell_tasks = 0
+
+    # ------------------------------------------------------------------ entry point
+    @line_cell_magic
+    def mesos(self, line: str = "", cell: str | None = None) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot read {line!r}: {exc}; check the quotes") from None
+        if cell is not None:
+            if not words or words[0] != "task":
+                raise UsageError(
+                    "the cell form is %%mesos task [--cpus C] [--mem M] [--agent ID]; for the rest use %mesos"
+                )
+            args = _parse("task", words[1:])
+            return self._guard(lambda: self._task(args, cell))
+        if not words:
+            print(_overview())
+            return None
+        sub, rest = words[0], words[1:]
+        if sub in ("-h", "--help"):
+            sub, rest = "help", rest
+        parser = PARSERS.get(sub)
+        if parser is None or sub == "task":
+            hint = " (use the cell magic: %%mesos task, with the code below it)" if sub == "task" else ""
+            raise UsageError(f"unknown subcommand {sub!r}{hint}; %mesos help lists them")
+        if "-h" in rest or "--help" in rest:
+            print(parser.format_help())
+            return None
+        args = _parse(sub, rest)
+        handler = getattr(self, "_" + sub.replace("-", "_"))
+        return self._guard(lambda: handler(args))
+
+    mesos.__doc__ = _full_help()
+
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        """Turn jmesos's own errors into one line with the fix (IPython shows UsageError without a traceback)."""
+        try:
+            return fn()
+        except UsageError:
+            raise
+        except (
+            InvalidArgument,
+            ResourceError,
+            ValueError,
+            TypeError,
+            RuntimeError,
+            TimeoutError,
+            OSError,
+            KeyError,
+        ) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(text) from None
+
+    # ------------------------------------------------------------------ helpers
+    def _need_cluster(self, running: bool = True) -> Any:
+        """The cluster the magics drive; ``running=False`` also accepts a stopped one (its log is still readable)."""
+        if self.cluster is None:
+            raise UsageError("no cluster yet; start one with %mesos start (or %mesos use my_cluster)")
+        if running and getattr(self.cluster, "running", True) is False:
+            raise UsageError("the cluster is stopped; start a new one with %mesos start")
+        return self.cluster
+
+    def _state(self) -> tuple[Any, ClusterState]:
+        feed = feed_for(self._need_cluster(running=False).events)
+        return feed, feed.sync()
+
+    def _show(self, make: Callable[[ClusterState], Any]) -> None:
+        feed, _ = self._state()
+        with feed.locked():
+            table = make(feed.state)
+        display(table)
+
+    def _in_kernel(self) -> bool:
+        return getattr(self.shell, "kernel", None) is not None
+
+    # ------------------------------------------------------------------ lifecycle
+    def _start(self, args: argparse.Namespace) -> Any:
+        if self.cluster is not None and getattr(self.cluster, "running", False):
+            raise UsageError("a cluster is already running; %mesos stop it first (or use it: %mesos status)")
+        from ..runtime.cluster import LocalCluster
+
+        options: dict[str, Any] = {
+            "agents": args.agents if args.agents is not None else self.agents,
+            "cpus": args.cpus if args.cpus is not None else self.cpus,
+            "mem": args.mem if args.mem is not None else self.mem,
+            "policy": args.policy if args.policy is not None else self.policy,
+            "seed": args.seed if args.seed is not None else self.seed,
+            "allocation_interval": args.allocation_interval
+            if args.allocation_interval is not None
+            else self.allocation_interval,
+            "offer_timeout": args.offer_timeout if args.offer_timeout is not None else self.offer_timeout,
+        }
+        if not args.var.isidentifier():
+            raise UsageError(f"--as {args.var!r} is not a Python name; use e.g. --as cluster")
+        self.cluster = LocalCluster(**options)
+        self.handles.clear()
+        bound = self._bind(args.var, self.cluster)
+        where = ":".join(map(str, self.cluster.address)) if getattr(self.cluster, "address", None) else "?"
+        each = Resources(cpus=options["cpus"], mem=options["mem"])
+        print(
+            f"jmesos cluster at {where}: {options['agents']} agents × {each}; policy {options['policy']}"
+            + (f"; in the variable {bound!r}" if bound else "")
+        )
+        if self.dashboard and not args.no_dashboard and self._in_kernel():
+            from ..widgets import Dashboard
+
+            display(Dashboard(self.cluster))
+        return None
+
+    def _bind(self, name: str, cluster: Any) -> str | None:
+        """Put the cluster in the notebook's namespace, unless that would overwrite something of the user's."""
+        if self.shell is None:
+            return None
+        current = self.shell.user_ns.get(name)
+        if current is not None and not hasattr(current, "run_async"):
+            print(f"(not binding the cluster to {name!r}: that name is in use; pass --as NAME)")
+            return None
+        self.shell.user_ns[name] = cluster
+        return name
+
+    def _stop(self, args: argparse.Namespace) -> None:
+        if self.cluster is None:
+            raise UsageError("no cluster to stop; %mesos start one")
+        self.cluster.stop()
+        print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
+
+    def _use(self, args: argparse.Namespace) -> None:
+        expr = " ".join(args.expr)
+        value = self._eval(expr)
+        if not hasattr(value, "events") or not hasattr(value, "run_async"):
+            raise UsageError(f"{expr!r} is not a cluster; create one with cluster = jmesos.LocalCluster(...)")
+        self.cluster = value
+        print(f"%mesos now drives {value!r}")
+
+    def _status(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster(running=False)
+        _, state = self._state()
+        s = state.summary()
+        util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
+        dead = f" ({s['dead_agents']} dead)" if s["dead_agents"] else ""
+        print(
+            f"{cluster!r}\n{s['agents']} agents{dead}, {s['frameworks']} frameworks, {s['running']} tasks running, "
+            f"{s['finished']} finished, {s['failed']} failed/lost, {s['offers']} open offers; utilisation {util or 'n/a'}; "
+            f"{s['events']} events over {s['time']:.1f}s"
+        )
+
+    def _dashboard(self, args: argparse.Namespace) -> Any:
+        cluster = self._need_cluster()
+        from ..widgets import Dashboard
+        from ..widgets.snapshot import VIEWS
+
+        views = args.views or list(VIEWS)
+        unknown = [v for v in views if v not in VIEWS]
+        if unknown:
+            raise UsageError(f"{unknown[0]!r} is not a view; use some of: {' '.join(VIEWS)}")
+        display(Dashboard(cluster, views=views))
+
+    def _replay(self, args: argparse.Namespace) -> None:
+        from ..widgets import Replay
+
+        display(Replay(args.file))
+
+    # ------------------------------------------------------------------ tables
+    def _agents(self, args: argparse.Namespace) -> None:
+        self._show(tables.agents_table)
+
+    def _frameworks(self, args: argparse.Namespace) -> None:
+        self._show(tables.frameworks_table)
+
+    def _tasks(self, args: argparse.Namespace) -> None:
+        self._show(lambda s: tables.tasks_table(s, last=args.last, framework=args.framework, task_state=args.state))
+
+    def _offers(self, args: argparse.Namespace) -> None:
+        self._show(lambda s: tables.offers_table(s, last=args.last))
+
+    def _events(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster(running=False)
+        events = list(cluster.events)
+        if args.kind is not None and not any(e.kind == args.kind for e in events):
+            kinds = sorted({e.kind for e in events})
+            raise UsageError(
+                f"--kind {args.kind!r} matches no event; kinds in the log: {', '.join(kinds) or '(none yet)'}"
+            )
+        display(tables.events_table(events, last=args.last, kind=args.kind, start=events[0].time if events else None))
+
+    def _save_events(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster(running=False)
+        path = cluster.events.save(args.file)
+        print(
+            f"saved {len(cluster.events)} events to {str(path)!r}; replay with %mesos replay {shlex.quote(str(path))}"
+        )
+
+    # ------------------------------------------------------------------ agents and tasks
+    def _add_agent(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster()
+        attributes = {}
+        for item in args.attr:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--attr {item!r} must be KEY=VALUE, e.g. --attr rack=r2")
+            attributes[key] = value
+        agent_id = cluster.add_agent(cpus=args.cpus, mem=args.mem, attributes=attributes or None)
+        print(f"added {agent_id}")
+
+    def _kill_agent(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster()
+        cluster.kill_agent(args.agent_id)
+        print(
+            f"killed {args.agent_id} (SIGKILL); the master notices when its health checks fail, then its tasks are LOST"
+        )
+
+    def _kill_task(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster()
+        cluster.kill_task(args.task_id, framework_id=args.framework)
+        print(f"asked to kill {args.task_id}")
+
+    def _logs(self, args: argparse.Namespace) -> None:
+        cluster = self._need_cluster(running=False)
+        stream = "stderr" if args.stderr else "stdout"
+        text = cluster.logs(args.task_id, stream=stream)
+        print(
+            text if text else f"(task {args.task_id} has printed nothing on {stream})",
+            end="" if text.endswith("\n") else "\n",
+        )
+
+    # ------------------------------------------------------------------ frameworks
+    def _eval(self, expr: str) -> Any:
+        try:
+            return eval(expr, self.shell.user_ns if self.shell is not None else {})  # noqa: S307 - the user's own notebook
+        except Exception as exc:
+            raise UsageError(f"could not evaluate {expr!r}: {type(exc).__name__}: {exc}") from None
+
+    def _run(self, args: argparse.Namespace) -> Any:
+        cluster = self._need_cluster()
+        expr = " ".join(args.expr)
+        scheduler = self._eval(expr)
+        if isinstance(scheduler, type):
+            if not issubclass(scheduler, Scheduler):
+                raise UsageError(
+                    f"{expr} is not a jmesos.Scheduler subclass; define class MyFramework(jmesos.Scheduler)"
+                )
+            try:
+                scheduler = scheduler()
+            except TypeError as exc:
+                raise UsageError(
+                    f"{expr}() needs arguments ({exc}); pass an instance: %mesos run {expr}(...)"
+                ) from None
+        if not callable(getattr(scheduler, "resource_offers", None)):
+            raise UsageError(
+                f"{expr} is a {type(scheduler).__name__}, not a framework; pass a jmesos.Scheduler instance, e.g. %mesos run MyFramework()"
+            )
+        name = args.name or type(scheduler).__name__
+        handle = cluster.run_async(scheduler, name=name, role=args.role)
+        self.handles[str(handle.framework_id)] = handle
+        print(
+            f"framework {name!r} registered as {handle.framework_id!r} (role {args.role}); watch it in the dashboard or %mesos frameworks"
+        )
+        if args.wait:
+            try:
+                while not handle.done:
+                    try:
+                        handle.wait(0.5)
+                    except TimeoutError:
+                        continue
+            except KeyboardInterrupt:
+                handle.stop()
+                print(f"interrupted: framework {handle.framework_id!r} stopped")
+        return handle
+
+    def _help(self, args: argparse.Namespace) -> None:
+        if args.subcommand is None:
+            print(_overview())
+            return
+        parser = PARSERS.get(args.subcommand)
+        if parser is None:
+            raise UsageError(f"no subcommand {args.subcommand!r}; %mesos help lists them")
+        print(parser.format_help())
+
+    # ------------------------------------------------------------------ %%mesos task
+    def _task(self, args: argparse.Namespace, cell: str) -> Any:
+        cluster = self._need_cluster()
+        from ._cell import run_cell
+
+        code = textwrap.dedent(cell)
+        try:
+            compile(code, "<%%mesos task>", "exec")
+        except SyntaxError as exc:
+            raise UsageError(f"the cell has a syntax error on line {exc.lineno}: {exc.msg}") from None
+        try:
+            need = Resources(cpus=args.cpus, mem=args.mem)
+        except ResourceError as exc:
+            raise UsageError(str(exc)) from None
+        self._cell_tasks += 1
+        task_id = f"cell-{self._cell_tasks}"
+        scheduler = _CellTask(TaskInfo(name=task_id, resources=need, fn=run_cell, args=(code,)), args.agent, need)
+        handle = cluster.run_async(scheduler, name=f"%%mesos task {task_id}")
+        try:
+            if not scheduler.finished.wait(args.timeout):
+                raise UsageError(
+                    f"{task_id} did not finish within --timeout {args.timeout:g}s"
+                    + ("" if scheduler.launched_on else f" (no agent offered {need}; ask for less or %mesos add-agent)")
+                )
+        except KeyboardInterrupt:
+            print(f"interrupted: {task_id} killed")
+            raise
+        finally:
+            handle.stop()
+        status = scheduler.status
+        assert status is not None
+        out = cluster.logs(task_id, framework_id=handle.framework_id)
+        err = cluster.logs(task_id, stream="stderr", framework_id=handle.framework_id)
+        if out:
+            print(out, end="" if out.endswith("\n") else "\n")
+        state = str(status.state)
+        if state != "TASK_FINISHED":
+            import sys
+
+            detail = (status.message or err or "").rstrip()
+            if detail:
+                print(detail, file=sys.stderr)
+            where = f" on {scheduler.launched_on}" if scheduler.launched_on else ""
+            raise UsageError(f"{task_id} ended {state}{where}" + ("; its error is above" if detail else ""))
+        if err:
+            import sys
+
+            print(err, end="" if err.endswith("\n") else "\n", file=sys.stderr)
+        return status.data
+
+
+class _CellTask(Scheduler):
+    """A one-task framework: take the first offer that fits (on ``agent`` if given), run the cell, stop."""
+
+    def __init__(self, task: Any, agent: str | None, need: Resources) -> None:
+        self.task = task
+        self.agent = agent
+        self.need = need
+        self.launched_on: str | None = None
+        self.status: Any = None
+        self.finished = threading.Event()
+
+    def resource_offers(self, driver: Any, offers: list[Any]) -> None:
+        for offer in offers:
+            fits = self.need <= offer.resources and (self.agent is None or offer.agent_id == self.agent)
+            if self.launched_on is None and fits:
+                self.launched_on = offer.agent_id
+                driver.launch_tasks([offer.id], [self.task])
+            else:
+                driver.decline_offer(offer.id, Filters(refuse_seconds=1.0))
+
+    def status_update(self, driver: Any, status: Any) -> None:
+        if status.task_id == self.task.task_id and status.is_terminal:
+            self.status = status
+            self.finished.set()

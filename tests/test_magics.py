@@ -1,0 +1,285 @@
+"""The ``%mesos`` magics, driven through a real IPython shell with captured output.
+
+Most tests point the magics at a stand-in cluster whose event log is the
+sample run (``%mesos use``), so the tables are checked on known data without
+starting processes.  One test starts a real cluster with ``%mesos start`` and
+goes through the student's path: run a framework, read the tables, run a cell
+as a task, kill an agent, stop; it checks that no process is left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
+
+from jmesos.core.events import EventLog
+from jmesos.widgets.sample import sample_events
+
+
+class FakeCluster:
+    """Just enough of LocalCluster for the read-only subcommands."""
+
+    def __init__(self) -> None:
+        self.events = EventLog(events=sample_events(seed=0))
+        self.address = ("127.0.0.1", 5050)
+        self.policy = "drf"
+        self.running = True
+        self.killed: list[str] = []
+
+    def run_async(self, *a: Any, **k: Any) -> None:  # marks it as a cluster for %mesos use
+        raise AssertionError("not used")
+
+    def kill_agent(self, agent_id: str) -> None:
+        if agent_id != "agent-1":
+            raise ValueError(f"agent_id={agent_id!r} is not an agent of this cluster; use one of ['agent-1']")
+        self.killed.append(agent_id)
+
+    def logs(self, task_id: str, stream: str = "stdout", framework_id: str | None = None) -> str:
+        return f"{stream} of {task_id}\n" if task_id != "quiet" else ""
+
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "jmesos")
+    yield shell
+    shell.run_line_magic("unload_ext", "jmesos")
+
+
+@pytest.fixture
+def fake(ip):
+    cluster = FakeCluster()
+    ip.user_ns["fake_cluster"] = cluster
+    run(ip, "use fake_cluster")
+    yield cluster
+    ip.magics_manager.registry["MesosMagics"].cluster = None
+
+
+def run(ip, line: str, cell: str | None = None):
+    """Run ``%mesos line`` (or ``%%mesos line`` with ``cell``); returns (result, captured)."""
+    with capture_output() as captured:
+        if cell is None:
+            result = ip.run_line_magic("mesos", line)
+        else:
+            result = ip.run_cell_magic("mesos", line, cell)
+    return result, captured
+
+
+def one_line_error(ip, line: str, cell: str | None = None) -> str:
+    with pytest.raises(UsageError) as info:
+        run(ip, line, cell)
+    text = str(info.value)
+    assert "\n" not in text and "Traceback" not in text, text
+    return text
+
+
+def test_help_lists_every_subcommand_and_each_has_its_own(ip) -> None:
+    _, out = run(ip, "")
+    for sub in (
+        "start",
+        "stop",
+        "status",
+        "agents",
+        "frameworks",
+        "tasks",
+        "offers",
+        "add-agent",
+        "kill-agent",
+        "kill-task",
+        "logs",
+        "events",
+        "save-events",
+        "run",
+        "replay",
+        "task",
+    ):
+        assert f"  {sub} " in out.stdout, sub
+    _, out = run(ip, "help start")
+    assert "%mesos start" in out.stdout and "--agents" in out.stdout and "--policy" in out.stdout
+    _, out = run(ip, "start --help")
+    assert "--seed" in out.stdout
+    # %mesos? shows the docstring, which documents every subcommand's options
+    doc = ip.find_line_magic("mesos").__doc__
+    assert "--offer-timeout" in doc and "%%mesos task" in doc and "--last" in doc
+
+
+def test_defaults_are_config_traits(ip) -> None:
+    magics = ip.magics_manager.registry["MesosMagics"]
+    assert magics in ip.configurables
+    ip.run_line_magic("config", "MesosMagics.agents = 7")
+    assert magics.agents == 7
+    with capture_output() as out:
+        ip.run_line_magic("config", "MesosMagics")
+    assert "MesosMagics.policy" in out.stdout and "MesosMagics.agents" in out.stdout
+    ip.run_line_magic("config", "MesosMagics.agents = 4")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("agents", "no cluster yet; start one with %mesos start"),
+        ("bogus", "unknown subcommand 'bogus'"),
+        ("start --agents many", "--agents 4"),
+        ("tasks --last 0", "--last"),
+        ("kill-agent", "the following arguments are required: agent_id"),
+        ("start --frobnicate", "unrecognized arguments: --frobnicate"),
+        ("task", "%%mesos task"),
+    ],
+)
+def test_mistakes_are_one_line_with_the_fix(ip, line: str, expected: str) -> None:
+    assert expected in one_line_error(ip, line)
+
+
+def test_cell_magic_needs_the_task_subcommand(ip) -> None:
+    assert "%%mesos task" in one_line_error(ip, "agents", cell="print(1)")
+
+
+@pytest.fixture
+def notebook_formats(ip):
+    """Ask the shell for rich formats too, as a notebook kernel does (a terminal asks for text only)."""
+    before = list(ip.display_formatter.active_types)
+    ip.display_formatter.active_types = [*before, "text/html"]
+    yield
+    ip.display_formatter.active_types = before
+
+
+def test_tables_are_plain_text_in_a_terminal(ip, fake) -> None:
+    _, out = run(ip, "agents")
+    (table,) = out.outputs
+    assert set(table.data) == {"text/plain"}
+    assert table.data["text/plain"].splitlines()[0] == "agents (4)"
+
+
+def test_tables_read_the_event_log(ip, fake, notebook_formats) -> None:
+    _, out = run(ip, "agents")
+    (table,) = out.outputs
+    assert {"text/plain", "text/html"} <= set(table.data)
+    text = table.data["text/plain"]
+    assert "agent-2" in text and "dead" in text and "missed 3 health checks" in text
+    assert "<table" in table.data["text/html"] and "color:#d62728" in table.data["text/html"]
+
+    _, out = run(ip, "frameworks")
+    text = out.outputs[0].data["text/plain"]
+    assert "analytics" in text and "web-batch" in text and "% of" in text  # locality column
+
+    _, out = run(ip, "tasks --last 5 --framework analytics")
+    text = out.outputs[0].data["text/plain"]
+    assert "showing 5 of" in text and "web-batch-" not in text
+
+    _, out = run(ip, "tasks --state failed")
+    assert "TASK_FAILED" in out.outputs[0].data["text/plain"]
+
+    _, out = run(ip, "offers --last 3")
+    text = out.outputs[0].data["text/plain"]
+    assert "why (allocator)" in text and "lowest dominant share" in text
+
+    _, out = run(ip, "events --last 4 --kind agent_removed")
+    assert "agent_removed" in out.outputs[0].data["text/plain"]
+    assert "kinds in the log" in one_line_error(ip, "events --kind nope")
+
+    _, out = run(ip, "status")
+    assert "3 agents (1 dead), 2 frameworks" in out.stdout
+
+
+def test_actions_call_the_public_api(ip, fake, tmp_path) -> None:
+    _, out = run(ip, "kill-agent agent-1")
+    assert fake.killed == ["agent-1"] and "killed agent-1" in out.stdout
+    assert "is not an agent of this cluster" in one_line_error(ip, "kill-agent agent-9")
+    _, out = run(ip, "logs t1")
+    assert out.stdout == "stdout of t1\n"
+    _, out = run(ip, "logs t1 --stderr")
+    assert out.stdout == "stderr of t1\n"
+    _, out = run(ip, "logs quiet")
+    assert "printed nothing" in out.stdout
+    path = tmp_path / "run.jsonl"
+    _, out = run(ip, f"save-events {path}")
+    assert path.exists() and "replay with %mesos replay" in out.stdout
+    assert len(EventLog.load(path)) == len(fake.events)
+    assert "not a framework" in one_line_error(ip, "run 42")
+    assert "could not evaluate" in one_line_error(ip, "run NoSuchThing()")
+
+
+def test_reload_keeps_the_cluster(ip, fake) -> None:
+    ip.run_line_magic("reload_ext", "jmesos")
+    _, out = run(ip, "status")
+    assert "3 agents (1 dead)" in out.stdout
+    assert len([c for c in ip.configurables if type(c).__name__ == "MesosMagics"]) == 1
+
+
+SCHEDULER = '''
+import jmesos
+
+class Squares(jmesos.Scheduler):
+    """Runs n tiny Python tasks, one cpu each, then stops."""
+
+    def __init__(self, n=4):
+        self.n, self.launched, self.results = n, 0, {}
+
+    def resource_offers(self, driver, offers):
+        need = jmesos.Resources(cpus=1, mem=32)
+        for offer in offers:
+            tasks, left = [], offer.resources
+            while self.launched < self.n and need <= left:
+                self.launched += 1
+                tasks.append(jmesos.TaskInfo(name=f"sq-{self.launched}", resources=need, fn=pow, args=(self.launched, 2)))
+                left = left - need
+            driver.launch_tasks([offer.id], tasks)
+
+    def status_update(self, driver, status):
+        if status.is_terminal:
+            self.results[status.task_id] = (str(status.state), status.data)
+            if len(self.results) == self.n:
+                driver.stop()
+'''
+
+
+@pytest.mark.timeout(180)
+def test_a_student_session_on_a_real_cluster(ip, no_leaks) -> None:
+    _, out = run(ip, "start --agents 2 --cpus 2 --mem 256 --no-dashboard --as mcluster")
+    assert "2 agents × cpus:2;mem:256MiB; policy drf" in out.stdout
+    cluster = ip.user_ns["mcluster"]
+    try:
+        assert "already running" in one_line_error(ip, "start")
+        ip.run_cell(SCHEDULER)
+        handle, out = run(ip, "run Squares --name squares")
+        assert "registered as 'squares'" in out.stdout
+        handle.wait(60)
+        results = handle.scheduler.results
+        assert sorted(results) == ["sq-1", "sq-2", "sq-3", "sq-4"]
+
+        _, out = run(ip, "frameworks")
+        assert "squares" in out.outputs[0].data["text/plain"]
+        _, out = run(ip, "tasks")
+        assert "sq-4" in out.outputs[0].data["text/plain"]
+
+        result, out = run(ip, "task --cpus 1 --mem 64MiB", "import sys\nprint('hello from the agent')\nsum(range(10))")
+        assert result == 45 and "hello from the agent" in out.stdout
+        _, out = run(ip, "logs cell-1")
+        assert "hello from the agent" in out.stdout
+        with capture_output() as out, pytest.raises(UsageError) as info:
+            ip.run_cell_magic("mesos", "task", "1 / 0")
+        assert "ended TASK_FAILED" in str(info.value) and "\n" not in str(info.value)
+        assert "ZeroDivisionError" in out.stderr, "the cell's own traceback is shown"
+
+        _, out = run(ip, "add-agent --cpus 1 --mem 128")
+        new_agent = out.stdout.split()[-1]
+        assert new_agent.startswith("agent-")
+        run(ip, f"kill-agent {new_agent}")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            _, out = run(ip, "agents")
+            if "dead" in out.outputs[0].data["text/plain"]:
+                break
+            time.sleep(0.5)
+        assert f"{new_agent}" in out.outputs[0].data["text/plain"] and "dead" in out.outputs[0].data["text/plain"]
+    finally:
+        _, out = run(ip, "stop")
+    assert "stopped" in out.stdout and not cluster.running
+    _, out = run(ip, "agents")  # a stopped cluster's log can still be read
+    assert "agent-1" in out.outputs[0].data["text/plain"]
+    assert "is stopped" in one_line_error(ip, "kill-agent agent-1")
