@@ -24,7 +24,7 @@ A student's policy in a notebook cell::
 from .base import Allocator, OfferDecision, Revocation
 from .hierarchical import FOREVER, HierarchicalAllocator
 from .policies import DRF, AgentView, ClusterView, FairShare, Lottery, Policy, Priority, StaticPartition
-from .registry import get_policy, make_allocator, policy_names, register_policy
+from .registry import BUILTIN_POLICIES, get_policy, make_allocator, policy_names, register_policy
 from .sorter import Sorter
 from .state import AgentState, FrameworkState, RoleState
 
@@ -47,6 +47,7 @@ __all__ = [
     "AgentState",
     "Sorter",
     "register_policy",
+    "BUILTIN_POLICIES",
     "get_policy",
     "policy_names",
     "make_allocator",

@@ -25,7 +25,11 @@ from typing import Any, Union
 from .hierarchical import HierarchicalAllocator
 from .policies import DRF, FairShare, Lottery, Policy, Priority, StaticPartition
 
-__all__ = ["register_policy", "get_policy", "policy_names", "make_allocator", "resolve_policy"]
+__all__ = ["register_policy", "get_policy", "policy_names", "make_allocator", "resolve_policy", "BUILTIN_POLICIES"]
+
+#: the policies every process knows by name; a name registered in a notebook exists only in that
+#: process, so a cluster running its master elsewhere must ship the class itself (``get_policy(name)``)
+BUILTIN_POLICIES: tuple[str, ...] = ("drf", "priority", "fair", "lottery", "static")
 
 _POLICIES: dict[str, type[Policy]] = {}
 
