@@ -335,3 +335,54 @@ def test_a_policy_that_breaks_mid_round_keeps_the_good_offers():
     assert [d.agent_id for d in got] == ["a0", "a1", "a2"]
     assert got[0].framework_id == "B"  # Flaky's choice, kept
     assert "RuntimeError: oops" in alloc.errors[0]
+
+
+@pytest.mark.parametrize(
+    "hook, body, message",
+    [
+        (
+            "framework_key",
+            lambda self, fw: 1 / 0,
+            "raised ZeroDivisionError: division by zero in share(), framework_key",
+        ),
+        ("framework_key", lambda self, fw: None if fw.id == "B" else (0,), "raised TypeError"),
+        ("role_key", lambda self, role: {"a": 1}, "raised TypeError"),
+        ("share", lambda self, alloc, total: alloc["nope"], "raised KeyError: 'nope' in share()"),
+    ],
+)
+def test_a_failing_fast_hook_falls_back_to_drf_without_breaking_the_books(hook, body, message):
+    Broken = type("Broken", (Policy,), {hook: body})
+    alloc = make_allocator(Broken)  # may already fail while sorting the empty cluster: fine
+    # framework keys are only compared within a role, role keys only between roles
+    alloc.add_framework("A", "r0")
+    alloc.add_framework("B", "r1" if hook == "role_key" else "r0")
+    alloc.add_agent("a0", AGENT)
+    alloc.add_agent("a1", AGENT)
+    got = alloc.allocate(0.0)
+    assert sorted(d.framework_id for d in got) == ["A", "B"]
+    assert alloc.policy.name == "drf"
+    assert any(message in e for e in alloc.errors), alloc.errors
+    for d in got:
+        alloc.recover(d.framework_id, d.agent_id, d.resources, None, 1.0)
+    assert len(alloc.allocate(1.0)) == 2
+
+
+def test_a_failing_draw_or_reason_is_caught():
+    class BadDraw(Lottery):
+        def draw(self, candidates, weights):
+            return "somebody"
+
+    alloc = cluster(BadDraw(seed=1), agents=2)
+    got = alloc.allocate(0.0)
+    assert sorted(d.framework_id for d in got) == ["A", "B"]
+    assert "draw() returned 'somebody', not one of its candidates" in alloc.errors[0]
+
+    class BadWords(DRF):
+        def reason(self, framework, role, roles):
+            raise RuntimeError("speechless")
+
+    alloc = cluster(BadWords, agents=1)
+    (d,) = alloc.allocate(0.0)
+    assert d.explanation.startswith("a0 went to A because its dominant share 0.00 was the lowest")
+    assert "speechless" in alloc.errors[0]
+    assert alloc.policy.name != "drf" or isinstance(alloc.policy, BadWords)  # only the words were lost

@@ -155,6 +155,8 @@ class HierarchicalAllocator(Allocator):
         self._dirty_shares = False
         self._dirty_owners = True
         self._round = 0
+        #: how many times the orders were rebuilt (a round re-reads them when this changes)
+        self._rebuilds = 0
         #: problems caught and not yet reported (a policy's bad answer, a recover of resources not held),
         #: oldest first; the master logs each as an ``error`` event and clears the list (or calls drain_errors)
         self.errors: list[str] = []
@@ -214,6 +216,18 @@ class HierarchicalAllocator(Allocator):
         self._fell_back = True
         self._rebuild_order()
         self._dirty_owners = True
+
+    def _hook_failed(self, exc: Exception, where: str) -> None:
+        """A policy hook raised (or returned keys that cannot be compared) while the books were being sorted.
+
+        Falling back rebuilds every order from scratch with DRF, so whatever the
+        failed update left half done is replaced.  DRF itself failing is a bug
+        in the allocator: that is raised.
+        """
+        if self._active is self._default:
+            raise exc
+        hook = {"_compute_owners": "owners()"}.get(where, "share(), framework_key() or role_key()")
+        self._policy_failed(f"raised {type(exc).__name__}: {exc} in {hook}")
 
     def _error(self, text: str) -> None:
         self.errors.append(text)
@@ -782,14 +796,17 @@ class HierarchicalAllocator(Allocator):
         self, agents: Iterable[AgentState], now: float, decisions: list[OfferDecision], stats: dict[str, int]
     ) -> None:
         eligible = self._eligible
-        flat = self._flat
-        role_sorter = self._role_sorter
-        restricted = self._active.partitions
-        draws = self._active.draws
         quota = self._quota
         explain = self._explain
         filtered = no_candidate = 0
+        seen = -1
         for agent in agents:
+            if seen != self._rebuilds:  # first agent, or the policy failed and DRF rebuilt the order
+                seen = self._rebuilds
+                flat = self._flat
+                role_sorter = self._role_sorter
+                restricted = self._active.partitions
+                draws = self._active.draws
             while agent.offerable:
                 avail = eligible & ~agent.filtered
                 if not avail:
@@ -917,7 +934,17 @@ class HierarchicalAllocator(Allocator):
             fw = slots[low.bit_length() - 1]
             cands.append(fw)
             weights.append(w.get(fw.role, 1.0))
-        return self._active.draw(cands, weights)
+        try:
+            won = self._active.draw(cands, weights)
+            if not any(won is c for c in cands):
+                raise ValueError(f"draw() returned {won!r:.60}, not one of its candidates")
+            return won
+        except Exception as exc:
+            self._policy_failed(f"raised {type(exc).__name__}: {exc} in draw()")
+            if self._flat is not None:
+                return self._flat.first(avail)
+            role = self._role_sorter.first(avail)
+            return role.sorter.first(avail & role.members)
 
     # -- the order() path: a student's policy, one call per agent --------------------------------
     def _round_order(
@@ -1077,7 +1104,11 @@ class HierarchicalAllocator(Allocator):
         shares = {f.id: f.share for f in head}
         shares[fw.id] = share
         if why is None:  # fw.share is still the share it was chosen with: _resort runs after this
-            why = policy.reason(fw, role, len(self._roles))
+            try:
+                why = str(policy.reason(fw, role, len(self._roles)))
+            except Exception as exc:  # only the words are lost
+                self._error(f"policy {policy.name!r} raised {type(exc).__name__}: {exc} in reason()")
+                why = self._default.reason(fw, role, len(self._roles))
             if not skipped and len(head) > 1 and type(policy).framework_key is Policy.framework_key:
                 runner = head[1]
                 if runner.share == share and runner.role == fw.role:  # say how the tie was broken
@@ -1177,6 +1208,12 @@ class HierarchicalAllocator(Allocator):
         return key
 
     def _resort(self, fw: FrameworkState, role: RoleState) -> None:
+        try:
+            self._resort_unguarded(fw, role)
+        except Exception as exc:  # a policy's key, share or owners hook failed
+            self._hook_failed(exc, "_resort")
+
+    def _resort_unguarded(self, fw: FrameworkState, role: RoleState) -> None:
         policy = self._active
         total = self._total
         fw.share = policy.share(fw.alloc, total)
@@ -1191,6 +1228,12 @@ class HierarchicalAllocator(Allocator):
                 self._role_sorter.update(role, self._role_key(role))
 
     def _resort_role(self, role: RoleState) -> None:
+        try:
+            self._resort_role_unguarded(role)
+        except Exception as exc:  # a policy's key, share or owners hook failed
+            self._hook_failed(exc, "_resort_role")
+
+    def _resort_role_unguarded(self, role: RoleState) -> None:
         role.share = self._active.share(role.alloc, self._total)
         if self._flat is None and role in self._role_sorter:
             self._role_sorter.set_mask(role, role.members)
@@ -1200,6 +1243,12 @@ class HierarchicalAllocator(Allocator):
                 self._flat.update(fw, self._fw_key(fw))
 
     def _insert_order(self, fw: FrameworkState, role: RoleState) -> None:
+        try:
+            self._insert_order_unguarded(fw, role)
+        except Exception as exc:  # a policy's key, share or owners hook failed
+            self._hook_failed(exc, "_insert_order")
+
+    def _insert_order_unguarded(self, fw: FrameworkState, role: RoleState) -> None:
         policy = self._active
         fw.share = policy.share(fw.alloc, self._total)
         role.share = policy.share(role.alloc, self._total)
@@ -1222,7 +1271,14 @@ class HierarchicalAllocator(Allocator):
             self._role_sorter.remove(role)
 
     def _rebuild_order(self) -> None:
+        try:
+            self._rebuild_order_unguarded()
+        except Exception as exc:  # a policy's key, share or owners hook failed
+            self._hook_failed(exc, "_rebuild_order")
+
+    def _rebuild_order_unguarded(self) -> None:
         """Re-key everything (policy switched, totals changed, quota changed)."""
+        self._rebuilds += 1
         policy = self._active
         total = self._total
         for role in self._roles.values():
@@ -1278,6 +1334,12 @@ class HierarchicalAllocator(Allocator):
         return pos
 
     def _compute_owners(self) -> None:
+        try:
+            self._compute_owners_unguarded()
+        except Exception as exc:  # a policy's key, share or owners hook failed
+            self._hook_failed(exc, "_compute_owners")
+
+    def _compute_owners_unguarded(self) -> None:
         self._dirty_owners = False
         policy = self._active
         if not policy.partitions:
