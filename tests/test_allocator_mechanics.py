@@ -526,3 +526,18 @@ def test_tick_expires_filters_without_a_round():
     decline(alloc, alloc.allocate(0.0), refuse=5.0)
     assert alloc.tick(4.0) == [] and alloc.filters() != {}
     assert alloc.tick(5.0) == [] and alloc.filters() == {}
+
+
+def test_explanations_are_plain_json():
+    import json
+
+    alloc = make_allocator()
+    alloc.add_framework("A")
+    alloc.add_framework("B")
+    alloc.add_agent("a", AGENT)
+    decline(alloc, alloc.allocate(0.0), refuse=FOREVER)
+    (d,) = alloc.allocate(1.0)
+    assert "A was filtered until it revives" in d.explanation
+    assert d.details["skipped"][0]["until"] is None
+    text = json.dumps({"explanation": d.explanation, "details": d.details, "round": alloc.last_round}, allow_nan=False)
+    assert json.loads(text)["details"]["framework_id"] == "B"

@@ -63,7 +63,7 @@ PolicyLike = Union[str, Policy, type]
 
 
 def _fmt_time(t: float) -> str:
-    return "revived" if t == _INF else f"t={t:.1f} s"
+    return "it revives" if t == _INF else f"t={t:.1f} s"
 
 
 def _positive_number(field: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -1147,7 +1147,12 @@ class HierarchicalAllocator(Allocator):
             out.update(reason="suppressed", text="is suppressed")
         elif agent.filtered & fw.bit:
             until = agent.filter_until(fw.bit)
-            out.update(reason="filtered", until=until, text=f"was filtered until {_fmt_time(until)}")
+            # JSON has no infinity: a filter that lasts until revive says until=None
+            out.update(
+                reason="filtered",
+                until=None if until == _INF else until,
+                text=f"was filtered until {_fmt_time(until)}",
+            )
         elif self._active.partitions and not agent.owners & fw.bit:
             out.update(reason="partition", text="does not own this agent (static partition)")
         elif agent.rfree and not self._reservation_mask(agent) & fw.bit:
@@ -1224,7 +1229,8 @@ class HierarchicalAllocator(Allocator):
         else:
             if fw in role.sorter:
                 role.sorter.update(fw, self._fw_key(fw))
-            if role in self._role_sorter:
+            # a lone role's place cannot change; its key is brought up to date when a second role arrives
+            if len(self._role_sorter) > 1 and role in self._role_sorter:
                 self._role_sorter.update(role, self._role_key(role))
 
     def _resort_role(self, role: RoleState) -> None:
@@ -1260,6 +1266,8 @@ class HierarchicalAllocator(Allocator):
             self._role_sorter.set_mask(role, role.members)
             self._role_sorter.update(role, self._role_key(role))
         else:
+            for lone in list(self._role_sorter) if len(self._role_sorter) == 1 else ():
+                self._role_sorter.update(lone, self._role_key(lone))
             self._role_sorter.add(role, self._role_key(role), role.members)
 
     def _remove_order(self, fw: FrameworkState, role: RoleState) -> None:
@@ -1315,6 +1323,8 @@ class HierarchicalAllocator(Allocator):
         """The first ``n`` frameworks of the order."""
         if self._flat is not None:
             return self._flat.head(n)
+        if len(self._role_sorter) == 1:
+            return self._role_sorter._blocks[0][0][1].sorter.head(n)
         out: list[FrameworkState] = []
         for role in self._role_sorter.head(n):
             out.extend(role.sorter.head(n - len(out)))
