@@ -534,8 +534,9 @@ def test_explanations_are_plain_json():
     alloc = make_allocator()
     alloc.add_framework("A")
     alloc.add_framework("B")
+    alloc.add_agent("b", AGENT, used={"B": AGENT})  # B is ahead of nobody
     alloc.add_agent("a", AGENT)
-    decline(alloc, alloc.allocate(0.0), refuse=FOREVER)
+    decline(alloc, alloc.allocate(0.0), refuse=FOREVER)  # A declines agent a for good
     (d,) = alloc.allocate(1.0)
     assert "A was filtered until it revives" in d.explanation
     assert d.details["skipped"][0]["until"] is None
