@@ -52,8 +52,9 @@ def test_unknown_policy_name_says_what_exists():
 def test_options_go_to_the_policy_or_the_allocator_and_unknown_ones_are_named():
     alloc = make_allocator("lottery", seed=3, min_offer=R(cpus=1))
     assert alloc.policy.seed == 3
-    with pytest.raises(ValueError, match=r"seed= is not an option of policy 'drf'; use one of allocation_interval"):
-        make_allocator("drf", seed=3)
+    make_allocator("drf", seed=3)  # a seed is welcome everywhere; only random policies use it
+    with pytest.raises(ValueError, match=r"colour= is not an option of policy 'drf'; use one of allocation_interval"):
+        make_allocator("drf", colour=3)
     with pytest.raises(ValueError, match="resource='gpu' is not a scalar resource"):
         make_allocator("fair", resource="gpu")
     with pytest.raises(ValueError, match=r"priorities\['x'\]='high' must be a number"):

@@ -19,6 +19,32 @@ A student's policy in a notebook cell::
 
     register_policy("fewest-cpus", FewestCpus)
     allocator = make_allocator("fewest-cpus")
+
+What every decision says (``OfferDecision``; the master copies both fields
+into the ``offer`` event)::
+
+    explanation: "agent-3 went to B because its dominant share 0.22 was the
+                  lowest; A was filtered until t=12.4 s."
+    details: {
+        "round": 17, "time": 12.0, "policy": "drf",
+        "agent_id": "agent-3", "framework_id": "B", "role": "*",
+        "share": 0.22, "role_share": 0.22,     # B's share and its role's, when chosen
+        "order": ["A", "B", "C"],              # the first 5 of the policy's order then
+        "shares": {"A": 0.1, "B": 0.22, "C": 0.4},
+        "skipped": [{"framework_id": "A", "reason": "filtered", "until": 12.4,
+                     "text": "was filtered until t=12.4 s"}],
+        "skipped_count": 1,                    # frameworks ahead of B that were passed over
+        "fallback_from": "mine",               # only when a broken policy was replaced by DRF
+    }
+
+``reason`` is one of ``filtered`` (``until`` is None for a filter lasting
+until revive), ``suppressed``, ``inactive``, ``partition``, ``reserved``,
+``quota``.  After each round ``allocator.last_round`` summarises it (time,
+policy, agents considered, offers, agents skipped because every framework
+had filtered them, the order and shares, errors) — the master's
+``allocation`` event — and ``allocator.errors`` holds what went wrong (a
+policy's bad answer, a recover of resources not held) until the master logs
+it as an ``error`` event and clears it.
 """
 
 from .base import Allocator, OfferDecision, Revocation

@@ -82,6 +82,9 @@ def resolve_policy(policy: Union[str, Policy, type], **options: Any) -> Policy:
     except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
         params = {}
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if "seed" in options and "seed" not in params and not takes_any:
+        # a seed asks for reproducible runs; a policy without randomness is reproducible already
+        options = {k: v for k, v in options.items() if k != "seed"}
     unknown = [k for k in options if k not in params and not takes_any]
     if unknown:
         accepted = [k for k in params if k != "self"] + _ALLOCATOR_OPTIONS
