@@ -387,3 +387,20 @@ def test_a_failing_draw_or_reason_is_caught():
     assert d.explanation.startswith("a0 went to A because its dominant share 0.00 was the lowest")
     assert "speechless" in alloc.errors[0]
     assert alloc.policy.name != "drf" or isinstance(alloc.policy, BadWords)  # only the words were lost
+
+
+def test_the_documented_example_runs():
+    class FewestCpus(Policy):
+        """Offer each agent to the framework holding the fewest cpus."""
+
+        def order(self, agent, candidates, view):
+            return sorted(candidates, key=lambda f: view.allocation(f).cpus)
+
+    register_policy("fewest-cpus", FewestCpus)
+    alloc = make_allocator("fewest-cpus")
+    alloc.add_framework("big")
+    alloc.add_framework("small")
+    alloc.add_agent("held", R(cpus=8, mem=1024), used={"big": R(cpus=8, mem=64)})
+    alloc.add_agent("new", AGENT)
+    (d,) = alloc.allocate(0.0, ["new"])
+    assert d.framework_id == "small" and "policy 'fewest-cpus' ranked it first" in d.explanation
