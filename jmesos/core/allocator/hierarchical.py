@@ -22,6 +22,13 @@ How a round works (``allocate(now, agent_ids)``), like Mesos:
    progressive filling).  The framework keeps what it uses and the master
    gives the rest back with :meth:`recover`.
 
+Quota follows the paper rather than Mesos 1.x: a role below its guarantee is
+offered first, and if it still starves for ``revocation_grace`` seconds,
+:meth:`revocations` asks the master to kill tasks of roles above their own
+guarantee.  Unused guarantees are not held back from other roles (Mesos's
+"headroom"): sharing stays elastic, and revocation restores the guarantee.
+A limit is hard: offers are cut to fit under it.
+
 The allocator is pure: ``now`` comes in, nothing reads a clock.  It is fast
 because it never builds a ``Resources`` in the hot loop, keeps shares
 incrementally, keeps frameworks sorted in a :class:`~.sorter.Sorter`, and
