@@ -404,3 +404,16 @@ def test_the_documented_example_runs():
     alloc.add_agent("new", AGENT)
     (d,) = alloc.allocate(0.0, ["new"])
     assert d.framework_id == "small" and "policy 'fewest-cpus' ranked it first" in d.explanation
+
+
+def test_register_policy_as_a_decorator():
+    @register_policy("newest-first")
+    class NewestFirst(Policy):
+        def order(self, agent, candidates, view):
+            return candidates[::-1]
+
+    assert get_policy("newest-first") is NewestFirst and NewestFirst.name == "newest-first"
+    alloc = cluster("newest-first", agents=1)
+    assert alloc.allocate(0.0)[0].framework_id == "B"
+    with pytest.raises(ValueError, match="already registered"):
+        register_policy("newest-first", Newest, replace=False)

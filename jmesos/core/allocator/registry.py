@@ -34,13 +34,20 @@ BUILTIN_POLICIES: tuple[str, ...] = ("drf", "priority", "fair", "lottery", "stat
 _POLICIES: dict[str, type[Policy]] = {}
 
 
-def register_policy(name: str, cls: type[Policy], *, replace: bool = True) -> type[Policy]:
-    """Make ``cls`` available as ``name`` (``make_allocator(name)``, ``%mesos start --policy name``).
+def register_policy(name: str, cls: type[Policy] | None = None, *, replace: bool = True) -> Any:
+    """Make ``cls`` available as ``name`` (``make_allocator(name)``, ``LocalCluster(policy=name)``).
 
     Registering a name again replaces the earlier class (re-running a notebook
-    cell just works) unless ``replace=False``.  Returns ``cls``, so it also
-    works as ``register_policy("mine", Mine)`` right after the class.
+    cell just works) unless ``replace=False``.  Returns ``cls``; without
+    ``cls`` it is a class decorator::
+
+        @register_policy("newest")
+        class Newest(Policy):
+            def order(self, agent, candidates, view):
+                return candidates[::-1]
     """
+    if cls is None:
+        return lambda c: register_policy(name, c, replace=replace)
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name={name!r} must be a non-empty string, e.g. register_policy('mine', Mine)")
     if not (isinstance(cls, type) and issubclass(cls, Policy)):
