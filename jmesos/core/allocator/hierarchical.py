@@ -1108,7 +1108,11 @@ class HierarchicalAllocator(Allocator):
                 if other is fw:
                     break
                 skipped.append(self._why_skipped(other, agent, avail))
-        shares = {f.id: f.share for f in head}
+        order = []
+        shares = {}
+        for f in head:  # one pass, no comprehension frames: this runs once per offer
+            order.append(f.id)
+            shares[f.id] = f.share
         shares[fw.id] = share
         if why is None:  # fw.share is still the share it was chosen with: _resort runs after this
             try:
@@ -1137,7 +1141,7 @@ class HierarchicalAllocator(Allocator):
             "role": fw.role,
             "share": share,
             "role_share": role_share,
-            "order": [f.id for f in head],
+            "order": order,
             "shares": shares,
             "skipped": skipped,
             "skipped_count": ahead,
