@@ -70,6 +70,8 @@ class Collect(jmesos.Scheduler):
 
     def agent_lost(self, driver, agent_id):
         self.lost_agents.append(agent_id)
+        if self.stop_when(self):
+            driver.stop()
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def test_python_exceptions_come_back_as_task_failed_with_the_traceback(cluster):
 
     fw = cluster.run(Collect([TaskInfo(name="boom", resources="cpus:1;mem:32", fn=boom, args=(7,))]), timeout=30)
     status = fw.final["boom"]
-    assert status.state == jmesos.TASK_FAILED
+    assert status.state == jmesos.TASK_FAILED, status.message
     assert "ValueError: bad value 7" in status.message and "Traceback" in status.message
 
 

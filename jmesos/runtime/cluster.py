@@ -224,6 +224,8 @@ class LocalCluster:
             "policy_options": self._policy_options,
             "agents": self._agent_specs,
             "agent_options": self._agent_options,
+            # agents import what this process can import: a task's function may live in a local module
+            "sys_path": [p for p in sys.path if p],
         }
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")

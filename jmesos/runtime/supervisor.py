@@ -121,6 +121,9 @@ def main() -> int:
     if not line:
         return 1
     spec = json.loads(line)
+    for entry in spec.get("sys_path", []):
+        if entry not in sys.path:
+            sys.path.append(entry)
     try:
         ctypes.CDLL(None).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     except (OSError, AttributeError):
