@@ -291,14 +291,13 @@ class SchedulerDriver:
                 if self._channel is not None and self.status == DriverStatus.RUNNING:
                     self._hub.send(self._channel, m.Acknowledge(self.framework_id, status.agent_id, status.task_id, status.uuid))
         elif isinstance(message, m.FrameworkRegistered):
-            first = self.framework_id is None or not message.reregistered
             self.framework_id = message.framework_id
             self.framework.id = message.framework_id
             self._registered.set()
-            if first and not message.reregistered:
-                self._callback("registered", message.framework_id, message.master)
-            else:
+            if message.reregistered:
                 self._callback("reregistered", message.master)
+            else:
+                self._callback("registered", message.framework_id, message.master)
         elif isinstance(message, m.RescindOffer):
             self.offers.pop(message.offer_id, None)
             self._callback("offer_rescinded", message.offer_id)
