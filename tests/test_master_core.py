@@ -235,3 +235,16 @@ def test_the_master_core_is_pure():
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [(node.module or "").split(".")[0]]
             assert not set(names) & banned, f"{path.name} imports {set(names) & banned}"
+
+
+def test_a_filter_on_leftovers_lifts_when_the_agent_frees_more(h):
+    """Mesos's refused-offer filter: it holds only while the agent offers no more than was refused."""
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:2;mem:1024")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1", "cpus:2;mem:512")], Filters(refuse_seconds=60)))
+    h.advance(2.0)
+    assert h.offers("F") == []  # the leftover mem:512 stays filtered...
+    h.agent_reports("A", fid, "t1", TaskState.TASK_FINISHED)
+    (offer,) = h.offers("F")  # ...until the task ends and the agent has cpus to offer again
+    assert offer.resources == Resources(cpus=2, mem=1024)

@@ -623,10 +623,12 @@ class HierarchicalAllocator(Allocator):
             if fw is not None:
                 self._add_vectors(fw, self._roles[fw.role], back._scalars, -1)
             self._update_offerable(agent)
+            if agent.filtered:
+                self._lift_outgrown_filters(agent)
         elif resources and fw is not None:
             self._error(f"recover: framework {framework_id!r} holds nothing on agent {agent_id!r}; ignored {resources}")
         if fw is not None and refuse_seconds is not None and refuse_seconds > 0:
-            self._add_filter(fw, agent, float(refuse_seconds), now)
+            self._add_filter(fw, agent, float(refuse_seconds), now, resources)
 
     def _give_back(self, agent: AgentState, role: str, res: Resources) -> None:
         """Return ``res`` to the agent's free pool: its role's reservation first, the rest unreserved."""
@@ -667,8 +669,16 @@ class HierarchicalAllocator(Allocator):
         return taken
 
     # -- filters ------------------------------------------------------------------------------
-    def _add_filter(self, fw: FrameworkState, agent: AgentState, refuse: float, now: float) -> None:
+    def _add_filter(
+        self, fw: FrameworkState, agent: AgentState, refuse: float, now: float, refused: Resources | None = None
+    ) -> None:
         """Do not offer ``agent`` to ``fw`` before ``now + refuse`` (a filter is active while ``now < expiry``).
+
+        As in Mesos, the filter is about the ``refused`` resources: once the
+        agent has more to offer than what was refused (a task ended there), the
+        filter is lifted (see :meth:`_lift_outgrown_filters`), so a framework
+        that declined the leftovers of an agent still hears about it when the
+        agent frees up.
 
         A filter no longer than the allocation interval lasts until just after
         the next full round, so that round still honours it: otherwise a short
@@ -682,6 +692,10 @@ class HierarchicalAllocator(Allocator):
             expiry = now + self.allocation_interval + _EPSILON
         agent.filters[expiry] = agent.filters.get(expiry, 0) | fw.bit
         agent.filtered |= fw.bit
+        if refused is not None:
+            agent.refused[fw.bit] = refused
+        else:
+            agent.refused.pop(fw.bit, None)
         self._filtered_agents.add(agent.id)
         if expiry != _INF:
             ids = self._expiring.get(expiry)
@@ -708,24 +722,36 @@ class HierarchicalAllocator(Allocator):
 
     def _clear_filters(self, fw: FrameworkState) -> None:
         bit = fw.bit
-        keep = ~bit
         for agent_id in list(self._filtered_agents):
             agent = self._agents.get(agent_id)
             if agent is None:
                 self._filtered_agents.discard(agent_id)
-                continue
-            if not agent.filtered & bit:
-                continue
-            for expiry, mask in list(agent.filters.items()):
-                if mask & bit:
-                    mask &= keep
-                    if mask:
-                        agent.filters[expiry] = mask
-                    else:
-                        del agent.filters[expiry]
-            agent.filtered &= keep
-            if not agent.filters:
-                self._filtered_agents.discard(agent_id)
+            elif agent.filtered & bit:
+                self._drop_filter(agent, bit)
+
+    def _drop_filter(self, agent: AgentState, bit: int) -> None:
+        """Lift every filter of the framework with slot ``bit`` on ``agent``."""
+        keep = ~bit
+        for expiry, mask in list(agent.filters.items()):
+            if mask & bit:
+                mask &= keep
+                if mask:
+                    agent.filters[expiry] = mask
+                else:
+                    del agent.filters[expiry]
+        agent.filtered &= keep
+        agent.refused.pop(bit, None)
+        if not agent.filters:
+            self._filtered_agents.discard(agent.id)
+
+    def _lift_outgrown_filters(self, agent: AgentState) -> None:
+        """Lift the filters whose refused resources no longer hold all the agent has to offer."""
+        for bit, refused in list(agent.refused.items()):
+            fw = self._slots.get(bit.bit_length() - 1)
+            if not agent.filtered & bit or fw is None:
+                agent.refused.pop(bit, None)
+            elif not agent.available_for(fw.role) <= refused:
+                self._drop_filter(agent, bit)
 
     def filters(self, framework_id: str | None = None) -> dict[str, dict[str, float]]:
         """Active decline filters: framework id → {agent id → until (inf: until revive)}."""
