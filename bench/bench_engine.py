@@ -76,7 +76,7 @@ class Batch(jmesos.Scheduler):
             for i in range(self.next, self.next + fit):
                 tasks.append(jmesos.TaskInfo(name=str(i), agent_id=offer.agent_id, resources=self.need, fn=self.fn, args=self.args(i)))
             self.next += fit
-            driver.launch_tasks([offer.id], tasks, jmesos.Filters(refuse_seconds=0.0 if self.next < self.n else 60))
+            driver.launch_tasks([offer.id], tasks, jmesos.Filters(refuse_seconds=60))
 
     def status_update(self, driver, status):
         if status.is_terminal:
