@@ -7,6 +7,7 @@
 In a notebook, ``%load_ext jmesos`` adds the ``%mesos`` magics.
 """
 
+from .core.allocator import Policy, make_allocator, policy_names, register_policy
 from .core.events import Event, EventLog
 from .core.model import AgentInfo, Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from .core.resources import ResourceError, Resources
@@ -21,6 +22,10 @@ globals().update({reason.name: reason for reason in Reason})
 __version__ = "0.1.0"
 
 __all__ = [
+    "Policy",
+    "register_policy",
+    "policy_names",
+    "make_allocator",
     "Event",
     "EventLog",
     "AgentInfo",

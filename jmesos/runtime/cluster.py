@@ -538,6 +538,12 @@ class LocalCluster:
             unsubscribe()
         return found[0]
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """In a notebook, a cluster shows as its live dashboard (with HTML and text fallbacks)."""
+        from ..widgets import dashboard_mimebundle
+
+        return dashboard_mimebundle(self, include=include, exclude=exclude, **kwargs)
+
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         where = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
