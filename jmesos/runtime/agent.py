@@ -349,6 +349,8 @@ class Agent:
                     _log(event.detail)
             except Exception:  # noqa: BLE001 - nothing the master sends may kill the agent
                 _log(f"error handling {event.kind}:\n{traceback.format_exc()}")
+        if self.channel is not None and self.channel.closed:  # a failed write closes it without an event
+            self._master_lost("the connection to the master broke")
         self._tick(time.monotonic())
 
     def _dispatch(self, message: Any) -> None:
