@@ -1,0 +1,471 @@
+"""``VirtualCluster``: the real master and allocator on a virtual clock, for checkers and quick experiments.
+
+A live :class:`~jmesos.LocalCluster` runs on the wall clock, so two runs of the
+same lesson differ by a few milliseconds here and there.  A checker must give
+every student the same verdict and the same hint, and must take a fraction of a
+second, so the exercise checkers run a student's code here instead: the same
+:class:`~jmesos.core.master.Master` and allocator, fed messages and clock ticks
+from a priority queue of virtual time, with pretend agents.
+
+What is pretend, and why that is enough for the exercises:
+
+- agents answer the master at once (pings, task launches, kills) — there is no
+  network, so message delay is a constant ``latency``;
+- tasks do not execute: a task "runs" for ``task_seconds`` of virtual time
+  (a number, or a function of the :class:`~jmesos.TaskInfo`) and then
+  finishes with ``data=None``.  Checkers judge *scheduling* (which offers a
+  framework took, which tasks it launched where), not task results.
+
+Everything that happens is recorded in :attr:`VirtualCluster.events`, the same
+event log a live cluster produces, so the same readers work on both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import math
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ..core import messages as m
+from ..core.allocator import make_allocator
+from ..core.events import EventLog
+from ..core.master import Master, MasterConfig
+from ..core.model import AgentInfo, Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
+from ..core.resources import Resources
+from ..core.scheduler import Scheduler
+from ..core.states import Reason, TaskState
+
+__all__ = ["VirtualCluster", "VirtualDriver"]
+
+#: a virtual run never goes past this time unless asked (a framework that never stops must not hang a checker)
+DEFAULT_HORIZON = 3600.0
+
+
+class VirtualDriver:
+    """The driver a scheduler gets on a :class:`VirtualCluster`: the same methods as the live one.
+
+    Calls are turned into protocol messages that reach the master after the
+    cluster's ``latency``.  An exception raised by a scheduler callback is
+    kept in :attr:`errors` (and printed unless the cluster is ``quiet``), as
+    the live driver does, so one bad callback does not stop the run.
+    """
+
+    def __init__(self, cluster: VirtualCluster, scheduler: Scheduler, info: FrameworkInfo, peer: str) -> None:
+        self._cluster = cluster
+        self.scheduler = scheduler
+        self.framework = info
+        self.peer = peer
+        self.framework_id: str | None = None
+        self.status = "DRIVER_NOT_STARTED"
+        self.errors: list[str] = []
+        self.offers: dict[str, Offer] = {}
+
+    # -- life cycle ------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.status in ("DRIVER_STOPPED", "DRIVER_ABORTED")
+
+    def stop(self, failover: bool = False) -> str:
+        if self.done:
+            return self.status
+        if self.framework_id is not None:
+            message = m.DeactivateFramework(self.framework_id) if failover else m.UnregisterFramework(self.framework_id)
+            self._cluster._to_master(self.peer, message)
+        self.status = "DRIVER_STOPPED"
+        return self.status
+
+    def abort(self) -> str:
+        if not self.done:
+            self._cluster._disconnect(self.peer)
+            self.status = "DRIVER_ABORTED"
+        return self.status
+
+    # -- the framework API (see jmesos.core.scheduler.Driver) ------------------------------
+    def launch_tasks(self, offer_ids: Any, tasks: Sequence[TaskInfo], filters: Filters | None = None) -> None:
+        ids = _offer_ids(offer_ids)
+        if isinstance(tasks, TaskInfo):
+            tasks = [tasks]
+        if not isinstance(tasks, (list, tuple)):
+            raise InvalidArgument(f"tasks={tasks!r} must be a list of jmesos.TaskInfo")
+        wire = []
+        for task in tasks:
+            if not isinstance(task, TaskInfo):
+                raise InvalidArgument(f"{task!r} is not a TaskInfo; build tasks with jmesos.TaskInfo(...)")
+            # a copy, so the master's bookkeeping never aliases the student's objects; the payload only
+            # has to exist (the master refuses a task with no code), nothing here runs it
+            wire.append(dataclasses.replace(task, payload=task.payload or b"virtual"))
+        for offer_id in ids:
+            self.offers.pop(offer_id, None)
+        self._send(m.Accept(self._fid(), ids, wire, _filters(filters)))
+
+    def decline_offer(self, offer_id: Any, filters: Filters | None = None) -> None:
+        ids = _offer_ids(offer_id)
+        for one in ids:
+            self.offers.pop(one, None)
+        self._send(m.Decline(self._fid(), ids, _filters(filters)))
+
+    def kill_task(self, task_id: str) -> None:
+        if not isinstance(task_id, str) or not task_id:
+            raise InvalidArgument(f"task_id={task_id!r} must be the task's id string")
+        self._send(m.KillTask(self._fid(), task_id))
+
+    def revive_offers(self) -> None:
+        self._send(m.ReviveOffers(self._fid()))
+
+    def suppress_offers(self) -> None:
+        self._send(m.SuppressOffers(self._fid()))
+
+    def acknowledge_status_update(self, status: TaskStatus) -> None:
+        if status.uuid and status.agent_id:
+            self._send(m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid))
+
+    def reconcile_tasks(self, statuses: Iterable[Any] = ()) -> None:
+        ids = [s.task_id if isinstance(s, TaskStatus) else s for s in statuses]
+        self._send(m.Reconcile(self._fid(), ids))
+
+    def send_framework_message(self, agent_id: str, data: Any, executor_id: str | None = None) -> None:
+        self._send(m.FrameworkToExecutor(self._fid(), agent_id, data))
+
+    # -- internals ---------------------------------------------------------------------------
+    def _fid(self) -> str:
+        if self.framework_id is None:
+            raise RuntimeError("the framework is not registered yet; call driver methods from callbacks")
+        return self.framework_id
+
+    def _send(self, message: m.Message) -> None:
+        if self.done:
+            raise RuntimeError(f"the driver is {self.status}; it cannot send {message.kind}")
+        self._cluster._to_master(self.peer, message)
+
+    def _callback(self, name: str, *args: Any) -> None:
+        method = getattr(self.scheduler, name, None)
+        if method is None or self.done:
+            return
+        try:
+            method(self, *args)
+        except Exception as exc:
+            text = f"{type(self.scheduler).__name__}.{name} raised {type(exc).__name__}: {exc}"
+            self.errors.append(text)
+            if not self._cluster.quiet:
+                print(f"jmesos: {text}\n{traceback.format_exc()}", file=sys.stderr)
+
+    def _deliver(self, message: m.Message) -> None:
+        if self.done:
+            return
+        if isinstance(message, m.FrameworkRegistered):
+            self.framework_id = message.framework_id
+            self.status = "DRIVER_RUNNING"
+            self._callback("registered", message.framework_id, message.master)
+        elif isinstance(message, m.ResourceOffers):
+            for offer in message.offers:
+                self.offers[offer.id] = offer
+            self._callback("resource_offers", list(message.offers))
+        elif isinstance(message, m.StatusUpdate):
+            status = dataclasses.replace(message.status)
+            self._callback("status_update", status)
+            if self.framework.implicit_acknowledgements and status.uuid and status.agent_id and not self.done:
+                self._cluster._to_master(
+                    self.peer, m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid)
+                )
+        elif isinstance(message, m.RescindOffer):
+            self.offers.pop(message.offer_id, None)
+            self._callback("offer_rescinded", message.offer_id)
+        elif isinstance(message, m.AgentLost):
+            self._callback("agent_lost", message.agent_id)
+        elif isinstance(message, m.ExecutorLost):
+            self._callback("executor_lost", message.executor_id, message.agent_id, message.status)
+        elif isinstance(message, m.ExecutorToFramework):
+            self._callback("framework_message", message.agent_id, message.data)
+        elif isinstance(message, m.FrameworkError):
+            self.errors.append(message.message)
+            self._callback("error", message.message)
+
+    def __repr__(self) -> str:
+        return f"<VirtualDriver {self.framework_id or self.framework.name} {self.status}>"
+
+
+class _Agent:
+    """A pretend agent: answers pings, 'runs' tasks for their virtual duration, reports their states."""
+
+    def __init__(self, cluster: VirtualCluster, peer: str, info: AgentInfo) -> None:
+        self.cluster = cluster
+        self.peer = peer
+        self.info = info
+        self.id: str | None = None
+        self.alive = True
+        #: (framework_id, task_id) -> the sequence number of its finishing event, so a kill can cancel it
+        self.running: dict[tuple[str, str], int] = {}
+        self._uuid = itertools.count(1)
+
+    def deliver(self, message: m.Message) -> None:
+        if not self.alive:
+            return
+        c = self.cluster
+        if isinstance(message, m.AgentRegistered):
+            self.id = message.agent_id
+        elif isinstance(message, m.Ping):
+            c._to_master(self.peer, m.Pong(self.id or ""))
+        elif isinstance(message, m.RunTasks):
+            for task in message.tasks:
+                key = (message.framework_id, task.task_id)
+                self.report(message.framework_id, task.task_id, TaskState.TASK_RUNNING)
+                seconds = c._duration(task)
+                self.running[key] = c._at(c.now + seconds, lambda k=key: self._finish(k))
+        elif isinstance(message, m.KillTaskOnAgent):
+            self._kill((message.framework_id, message.task_id), Reason.REASON_TASK_KILLED_BY_USER)
+        elif isinstance(message, m.ShutdownFramework):
+            for key in [k for k in self.running if k[0] == message.framework_id]:
+                self._kill(key, Reason.REASON_FRAMEWORK_REMOVED)
+
+    def _finish(self, key: tuple[str, str]) -> None:
+        if self.alive and self.running.pop(key, None) is not None:
+            self.report(key[0], key[1], TaskState.TASK_FINISHED)
+
+    def _kill(self, key: tuple[str, str], reason: Reason) -> None:
+        seq = self.running.pop(key, None)
+        if seq is not None:
+            self.cluster._cancelled.add(seq)
+            self.report(key[0], key[1], TaskState.TASK_KILLED, reason)
+
+    def report(self, framework_id: str, task_id: str, state: TaskState, reason: Reason = Reason.REASON_NONE) -> None:
+        status = TaskStatus(
+            task_id=task_id,
+            state=state,
+            reason=reason,
+            agent_id=self.id,
+            framework_id=framework_id,
+            timestamp=self.cluster.now,
+            uuid=f"{self.peer}-{next(self._uuid)}",
+        )
+        self.cluster._to_master(self.peer, m.StatusUpdate(status))
+
+
+class VirtualCluster:
+    """A master, its allocator and ``agents`` pretend agents on a virtual clock.
+
+    Arguments mirror :class:`~jmesos.LocalCluster` (``agents``, ``cpus``,
+    ``mem``, ``disk``, ``policy``, ``policy_options``,
+    ``allocation_interval``) plus:
+
+    - ``task_seconds``: how long each task runs, in virtual seconds: a number,
+      or a function ``TaskInfo -> seconds``;
+    - ``latency``: the one-way delay of every message (virtual seconds);
+    - ``quiet``: do not print scheduler exceptions (checkers report them).
+
+    ``add_framework(scheduler, ...)`` registers a framework (optionally at a
+    later virtual time), ``run(until=...)`` advances the clock until every
+    framework has stopped or ``until`` is reached.  Runs are deterministic:
+    the same arguments and code give the same :attr:`events`.
+    """
+
+    def __init__(
+        self,
+        agents: int | Sequence[Mapping[str, Any]] = 2,
+        cpus: Any = 4,
+        mem: Any = "4GiB",
+        disk: Any = None,
+        *,
+        policy: Any = "drf",
+        policy_options: Mapping[str, Any] | None = None,
+        allocation_interval: float = 1.0,
+        task_seconds: float | Callable[[TaskInfo], float] = 1.0,
+        latency: float = 0.001,
+        quiet: bool = False,
+    ) -> None:
+        if isinstance(agents, bool) or not isinstance(agents, (int, list, tuple)):
+            raise InvalidArgument(f"agents={agents!r} must be a number of agents or a list of per-agent dicts")
+        specs = [{} for _ in range(agents)] if isinstance(agents, int) else list(agents)
+        if not specs:
+            raise InvalidArgument("agents=0: a virtual cluster needs at least one agent")
+        if not callable(task_seconds) and (
+            isinstance(task_seconds, bool) or not isinstance(task_seconds, (int, float)) or not task_seconds > 0
+        ):
+            raise InvalidArgument(f"task_seconds={task_seconds!r} must be a positive number or a function of the task")
+        if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not latency > 0:
+            raise InvalidArgument(f"latency={latency!r} must be a positive number of virtual seconds, e.g. 0.001")
+        self.now = 0.0
+        self.quiet = quiet
+        self.latency = float(latency)
+        self.task_seconds = task_seconds
+        self.events = EventLog()
+        options = dict(policy_options or {})
+        options.setdefault("allocation_interval", allocation_interval)
+        try:
+            allocator = make_allocator(policy, **options)
+            config = MasterConfig(allocation_interval=allocation_interval, trace_messages=False)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        self.master = Master(allocator, config, record=self.events.append)
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cancelled: set[int] = set()
+        self._agents: dict[str, _Agent] = {}
+        self._drivers: dict[str, VirtualDriver] = {}
+        self._last_tick = -math.inf
+        self._fresh = False
+        for i, spec in enumerate(specs):
+            if not isinstance(spec, Mapping):
+                raise InvalidArgument(f"agents[{i}]={spec!r} must be a dict such as {{'cpus': 2, 'mem': '1GiB'}}")
+            resources = Resources(cpus=spec.get("cpus", cpus), mem=spec.get("mem", mem), disk=spec.get("disk", disk))
+            info = AgentInfo(f"virtual-{i + 1}", resources, dict(spec.get("attributes", {})))
+            peer = f"agent-peer-{i + 1}"
+            self._agents[peer] = _Agent(self, peer, info)
+            self._to_master(peer, m.RegisterAgent(info))
+        self._process_until(0.0)
+
+    # -- public ----------------------------------------------------------------------------
+    def add_framework(
+        self, scheduler: Scheduler, name: str | None = None, role: str = "*", *, at: float | None = None
+    ) -> VirtualDriver:
+        """Register ``scheduler`` as a framework now (or at virtual time ``at``); returns its driver."""
+        missing = [n for n in ("resource_offers", "status_update") if not callable(getattr(scheduler, n, None))]
+        if missing:
+            raise InvalidArgument(
+                f"scheduler={scheduler!r} has no {missing[0]}() method; pass an instance of a jmesos.Scheduler subclass"
+            )
+        info = FrameworkInfo(name=name or type(scheduler).__name__, role=role)
+        peer = f"framework-peer-{len(self._drivers) + 1}"
+        driver = VirtualDriver(self, scheduler, info, peer)
+        self._drivers[peer] = driver
+        when = self.now if at is None else max(self.now, float(at))
+        self._at(when, lambda: self._to_master(peer, m.RegisterFramework(dataclasses.replace(info))), delay=False)
+        return driver
+
+    def kill_agent(self, agent_id: str, at: float | None = None) -> None:
+        """The agent dies (its tasks with it) now or at virtual time ``at``; the master notices by missed pings."""
+        agent = next((a for a in self._agents.values() if a.id == agent_id), None)
+        if agent is None:
+            known = [a.id for a in self._agents.values()]
+            raise InvalidArgument(f"agent_id={agent_id!r} is not an agent of this cluster; use one of {known}")
+
+        def die() -> None:
+            agent.alive = False
+            for seq in agent.running.values():
+                self._cancelled.add(seq)
+            agent.running.clear()
+
+        self._at(self.now if at is None else max(self.now, float(at)), die, delay=False)
+
+    @property
+    def agents(self) -> list[str]:
+        """Ids of the agents still alive."""
+        return [a.id for a in self._agents.values() if a.alive and a.id]
+
+    @property
+    def drivers(self) -> list[VirtualDriver]:
+        return list(self._drivers.values())
+
+    def run(self, until: float | None = None, max_steps: int = 2_000_000) -> VirtualCluster:
+        """Advance virtual time until every framework has stopped, or until ``until`` (seconds); returns self.
+
+        Without ``until`` the run still ends at one virtual hour, so a
+        framework that never calls ``driver.stop()`` cannot hang a checker.
+        """
+        horizon = DEFAULT_HORIZON if until is None else float(until)
+        self._process_until(horizon, stop_when_done=until is None, max_steps=max_steps)
+        return self
+
+    # -- the event loop ----------------------------------------------------------------------
+    def _at(self, when: float, action: Callable[[], None], delay: bool = True) -> int:
+        seq = next(self._seq)
+        heapq.heappush(self._queue, (when + (self.latency if delay else 0.0), seq, action))
+        return seq
+
+    def _to_master(self, peer: str, message: m.Message) -> None:
+        def arrive() -> None:
+            self._fresh = True
+            self._route(self.master.receive(self.now, peer, message))
+
+        self._at(self.now, arrive)
+
+    def _disconnect(self, peer: str) -> None:
+        def gone() -> None:
+            self._fresh = True
+            self._route(self.master.disconnected(self.now, peer))
+
+        self._at(self.now, gone)
+
+    def _route(self, out: list[tuple[str, m.Message]]) -> None:
+        for peer, message in out:
+            agent = self._agents.get(peer)
+            if agent is not None:
+                self._at(self.now, lambda a=agent, msg=message: a.deliver(msg))
+                continue
+            driver = self._drivers.get(peer)
+            if driver is not None:
+                self._at(self.now, lambda d=driver, msg=message: d._deliver(msg))
+
+    def _duration(self, task: TaskInfo) -> float:
+        seconds = self.task_seconds(task) if callable(self.task_seconds) else self.task_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise InvalidArgument(
+                f"task_seconds gave {seconds!r} for task {task.task_id!r}; it must be a positive number"
+            )
+        return float(seconds)
+
+    def _all_done(self) -> bool:
+        return bool(self._drivers) and all(d.done for d in self._drivers.values())
+
+    def _process_until(self, horizon: float, stop_when_done: bool = False, max_steps: int = 2_000_000) -> None:
+        for _ in range(max_steps):
+            if stop_when_done and self._all_done():
+                # let the goodbyes arrive, so the log ends with each framework's removal
+                horizon, stop_when_done = min(horizon, self.now + 10 * self.latency), False
+            deadline = self.master.next_deadline()
+            if deadline <= self._last_tick and not self._fresh:
+                # Nothing reached the master since its last tick, yet it asks for another one at or before
+                # that instant (an allocator deadline that only a full allocation round clears): look again
+                # a little later rather than spin on one instant forever.
+                deadline = self._last_tick + self.master.config.allocation_interval / 10
+            next_item = self._queue[0][0] if self._queue else math.inf
+            when = min(deadline, next_item)
+            if when > horizon:
+                self.now = max(self.now, horizon)
+                return
+            self.now = max(self.now, when)
+            if next_item <= deadline:
+                _, seq, action = heapq.heappop(self._queue)
+                if seq in self._cancelled:
+                    self._cancelled.discard(seq)
+                    continue
+                action()
+            else:
+                self._last_tick = self.now
+                self._fresh = False
+                self._route(self.master.tick(self.now))
+        raise RuntimeError(
+            f"the virtual cluster did not settle within {max_steps} steps (virtual time {self.now:.1f} s)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<VirtualCluster t={self.now:.2f}s agents={len(self.agents)} frameworks={len(self._drivers)}>"
+
+
+def _offer_ids(value: Any) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    ids = []
+    for item in items:
+        if isinstance(item, Offer):
+            ids.append(item.id)
+        elif isinstance(item, str) and item:
+            ids.append(item)
+        else:
+            raise InvalidArgument(f"offer_ids={value!r}: {item!r} is not an offer id; pass offer.id or the Offer")
+    if not ids:
+        raise InvalidArgument("offer_ids is empty; pass the id of at least one offer")
+    return ids
+
+
+def _filters(filters: Any) -> Filters:
+    if filters is None:
+        return Filters()
+    if isinstance(filters, (int, float)) and not isinstance(filters, bool):
+        return Filters(refuse_seconds=float(filters))
+    if not isinstance(filters, Filters):
+        raise InvalidArgument(f"filters={filters!r} must be jmesos.Filters(refuse_seconds=...)")
+    return filters
