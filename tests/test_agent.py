@@ -311,6 +311,23 @@ def test_the_worker_is_reused_across_tasks(shared):
     assert len(pids) == 1
 
 
+def test_the_pool_grows_for_tasks_that_block(shared):
+    """Six sleeping tasks on a 2-cpu agent run side by side: each gets its own worker."""
+    master, _ = shared
+
+    def nap(seconds):
+        import time
+
+        time.sleep(seconds)
+        return os.getpid()
+
+    start = time.monotonic()
+    master.run(*[python_task(f"nap-{i}", nap, 0.6) for i in range(6)])
+    pids = {loads_value(master.final(f"nap-{i}").data) for i in range(6)}
+    assert len(pids) == 6
+    assert time.monotonic() - start < 1.15  # one round of naps, not three
+
+
 def test_an_exception_fails_the_task_with_its_traceback(shared):
     master, agent = shared
 
@@ -692,6 +709,37 @@ def test_sigterm_kills_everything_and_unregisters(tmp_path):
     master.close()
 
 
+@pytest.mark.skipif(not CGROUPS, reason="needs writable cgroups")
+def test_a_sigkilled_agent_leaves_nothing_that_cleanup_agent_cgroups_misses(tmp_path):
+    master = FakeMaster()
+    agent = Agent(master, tmp_path)
+    master.wait(lambda: master.registrations, what="registration")
+
+    def sleep_forever(pid_file):
+        import time
+
+        with open(pid_file, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(1000)
+
+    master.run(
+        python_task("py", sleep_forever, str(tmp_path / "w.pid")),
+        shell_task("sh", f"setsid sleep 1000 & echo $! > {tmp_path / 'g.pid'}; echo $$ > {tmp_path / 's.pid'}; wait"),
+    )
+    worker, shell, grandchild = (read_pid(tmp_path / name) for name in ("w.pid", "s.pid", "g.pid"))
+    master.wait_state("sh", TaskState.TASK_RUNNING)
+    agent.proc.kill()
+    agent.proc.wait(5)
+    # the worker and the shell die with the agent (parent-death signal) ...
+    master.wait(lambda: pid_gone(worker) and pid_gone(shell), timeout=5, what="the agent's children to die")
+    # ... but a grandchild in its own session escapes them; it is still in the agent's cgroup
+    assert not pid_gone(grandchild)
+    assert containers.cleanup_agent_cgroups(agent.pid)
+    master.wait(lambda: pid_gone(grandchild), timeout=5, what="the grandchild to be killed")
+    agent.stop()  # no process, no cgroup left
+    master.close()
+
+
 def test_a_wrong_secret_is_refused(tmp_path):
     master = FakeMaster()
     agent = Agent(master, tmp_path, secret=b"not-the-secret")
@@ -761,6 +809,16 @@ def test_the_rlimit_container_limits_address_space_in_a_child():
         """
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 7
+
+
+def test_cgroups_isolation_where_impossible_says_why(monkeypatch):
+    monkeypatch.setattr(containers, "_try_v1", lambda cpu_quota: None)
+    monkeypatch.setattr(containers, "_try_v2", lambda cpu_quota: None)
+    with pytest.raises(RuntimeError, match="isolation='cgroups'.*'rlimit'"):
+        containers.make_isolator("cgroups")
+    assert containers.make_isolator("auto").kind == "rlimit"
+    with pytest.raises(ValueError, match="isolation="):
+        containers.make_isolator("docker")
 
 
 @pytest.mark.skipif(not CGROUPS, reason="needs writable cgroups")
