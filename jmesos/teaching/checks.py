@@ -362,7 +362,7 @@ def check_policy(policy: Any, *, quiet: bool = False) -> CheckResult:
     if isinstance(policy, Policy):
         cls, make = type(policy), (lambda: copy.deepcopy(policy))
     else:
-        cls = _require_class(policy, Policy, "jmesos.core.allocator.Policy", "check_policy", "check_policy(MyDRF)")
+        cls = _require_class(policy, Policy, "jmesos.Policy", "check_policy", "check_policy(MyDRF)")
         try:
             cls()
         except Exception as exc:
@@ -391,7 +391,7 @@ def check_policy(policy: Any, *, quiet: bool = False) -> CheckResult:
         errors = [e.data.get("message", "") for e in cluster.events if e.kind == "error" and e.source == "allocator"]
         errors += [str(x) for x in getattr(cluster.master.allocator, "errors", [])]
         if errors:
-            first = errors[0]
+            first = errors[0].replace(f"policy {instance.name!r}", cls.__name__, 1)
             hint = (
                 "replace `raise NotImplementedError` with your code"
                 if "NotImplementedError" in first
