@@ -301,10 +301,6 @@ class Agent:
             _dill()  # imported once here, so no forked worker pays for it on its first task
         except ImportError:
             pass
-        os.makedirs(self.work_dir, exist_ok=True)
-        _sweep_capture_dirs(self.work_dir)
-        os.makedirs(self.capture_dir, exist_ok=True)
-        self.isolator = make_isolator(self.isolation_mode, self.cpu_quota)
         previous = {}
 
         def stop(*_: Any) -> None:
@@ -318,6 +314,10 @@ class Agent:
                 pass
         clean = False
         try:
+            os.makedirs(self.work_dir, exist_ok=True)
+            _sweep_capture_dirs(self.work_dir)
+            os.makedirs(self.capture_dir, exist_ok=True)
+            self.isolator = make_isolator(self.isolation_mode, self.cpu_quota)
             self._connect(first=True)
             while not self.stopping:
                 self._iterate()

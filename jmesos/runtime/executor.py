@@ -659,10 +659,16 @@ class PythonExecutor:
         if container.kind != "none" and (task.mem != container.mem or task.cpus != container.cpus):
             try:
                 fits = container.set_limits(task.mem, task.cpus)
-            except OSError as exc:
-                fits = False
-                print(f"jmesos agent: cannot size container {container.name}: {exc}", file=sys.stderr)
-            if not fits:  # it holds more memory than the task may use: start afresh
+            except OSError as exc:  # not "too much in use": the container itself is broken
+                self._retire(worker)
+                self.agent._task_ended(
+                    task,
+                    "TASK_ERROR",
+                    "REASON_CONTAINER_LAUNCH_FAILED",
+                    f"cannot give the task's container mem={task.mem:g} MiB, cpus={task.cpus:g}: {exc}",
+                )
+                return
+            if not fits:  # the worker holds more memory than this task may use: start afresh
                 self._retire(worker)
                 self.queue.appendleft(task)
                 task.queued_at = time.monotonic() - GROW_DELAY
