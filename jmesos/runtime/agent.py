@@ -11,10 +11,13 @@ child process.  What it does, as a Mesos agent does:
   It gives up after ``master_timeout`` seconds without a master;
 - **runs tasks**: Python tasks (``TaskInfo.payload``) on the framework's
   executor (:mod:`.executor`: a pool of reused, forked workers) and shell
-  tasks (``TaskInfo.command``, :mod:`.command`), each in its sandbox
-  ``{work_dir}/{agent_id}/{framework_id}/{task_id}/`` (see :func:`sandbox_path`)
-  with ``stdout`` and ``stderr`` files, and each in a container
-  (:mod:`.containers`) that enforces its ``mem`` and ``cpus``;
+  tasks (``TaskInfo.command``, :mod:`.command`), each in a container
+  (:mod:`.containers`) that enforces its ``mem`` and ``cpus``.  A task's
+  output goes to ``stdout`` and ``stderr`` in its sandbox
+  ``{work_dir}/{agent_id}/{framework_id}/{task_id}/`` (see :func:`sandbox_path`);
+  a shell task runs in it; a Python task's sandbox is made only when there is
+  something to keep (output, a failure, a run longer than 0.1 s, or a call to
+  ``jmesos.runtime.executor.sandbox()``), which saves ~150 us per small task;
 - **reports status updates** (TASK_STARTING, TASK_RUNNING, then one terminal
   state) and keeps each one until the master acknowledges it, resending those
   left unacknowledged after ``status_retry_interval`` (with backoff) and all of

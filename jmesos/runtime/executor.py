@@ -12,21 +12,24 @@ tasks is a pool of workers per framework per agent:
   loaded (``loads_call``'s cache), so ten thousand tasks of one function
   unpickle it once;
 - the pool grows when tasks wait: at once up to the agent's cpus, then by
-  doubling whenever the queue has not moved for ``GROW_DELAY`` (every worker
-  is busy with a long task).  Tasks shorter than that share the workers there
-  are, which is faster than forking one process per task;
+  one worker for each busy worker whose task has been asleep in the kernel
+  (``sleep``, I/O, a lock) for ``GROW_DELAY``, so tasks that block each get
+  a worker, while tasks that compute, or finish in under ``GROW_DELAY``,
+  share the workers there are (forking more would only share the same CPUs);
 - each worker sits in its own container (cgroups, or rlimits), created once;
   a task whose ``mem`` differs from the previous one costs one write;
 - sandboxes are made lazily (see :class:`_Capture`): a task that prints
-  nothing and ends quickly costs no file-system work at all;
+  nothing and ends quickly costs no file-system work at all.  A Python task
+  runs in the agent's working directory; :func:`sandbox` gives it its own;
 - a task killed while it runs takes its worker with it (SIGTERM to the
   worker's process group and container, SIGKILL after ``KILL_GRACE``); a new
   worker is forked when one is next needed.
 
 Agent and worker talk over two pipes with length-prefixed pickles:
 ``("run", task_id, payload, sandbox, env, mem, capture_gen)`` in,
-``("done", task_id, outcome, data, message, capture_gen)`` out, plus framework messages both ways.  Inside a
-task, :func:`send_framework_message` and :func:`messages` use the same pipes.
+``("done", task_id, outcome, data, message, capture_gen)`` out, plus
+framework messages both ways.  Inside a task, :func:`send_framework_message`
+and :func:`messages` use the same pipes.
 """
 
 from __future__ import annotations
