@@ -16,15 +16,22 @@ def _descendants() -> set[int]:
         return set()
 
 
+#: inherited by every process a test starts, so leak checks find them even once orphaned,
+#: and never count another test run's processes on the same machine
+_MARK = f"{os.getpid()}-{os.urandom(4).hex()}"
+os.environ["JMESOS_TEST_RUN"] = _MARK
+
+
 def _jmesos_processes() -> set[int]:
     found = set()
-    for proc in psutil.process_iter(["pid", "cmdline"]):
+    for proc in psutil.process_iter(["pid"]):
+        if proc.info["pid"] == os.getpid():
+            continue
         try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
+            if proc.environ().get("JMESOS_TEST_RUN") == _MARK:
+                found.add(proc.info["pid"])
         except psutil.Error:
             continue
-        if "jmesos.runtime.supervisor" in cmdline and proc.info["pid"] != os.getpid():
-            found.add(proc.info["pid"])
     return found
 
 

@@ -157,7 +157,7 @@ def test_killed_agent_is_detected_its_tasks_lost_and_the_framework_told(cluster)
     lost = [s for s in fw.final.values() if s.state == jmesos.TASK_LOST]
     assert len(lost) == 2 and all(s.reason == jmesos.REASON_AGENT_REMOVED for s in lost)
     assert detected < 10
-    assert cluster.events.filter("agent_removed")[0].data["agent_id"] == victim
+    assert cluster.wait_for(lambda e: e.kind == "agent_removed").data["agent_id"] == victim
 
 
 def test_two_frameworks_share_the_cluster_at_once(cluster):
@@ -220,7 +220,9 @@ def test_event_log_saves_and_loads(cluster, tmp_path):
     cluster.run(Squares(4), name="sq", timeout=30)
     path = cluster.events.save(tmp_path / "run.jsonl")
     loaded = jmesos.EventLog.load(path)
-    assert [e.kind for e in loaded] == [e.kind for e in cluster.events]
+    assert len(loaded) > 50
+    # the live log keeps growing (health checks): what was saved is its prefix
+    assert [e.kind for e in loaded] == [e.kind for e in cluster.events][: len(loaded)]
     assert loaded.filter("task_launched")[0].data == cluster.events.filter("task_launched")[0].data
 
 

@@ -306,7 +306,14 @@ class SchedulerDriver:
         elif isinstance(message, m.ExecutorLost):
             self._callback("executor_lost", message.executor_id, message.agent_id, message.status)
         elif isinstance(message, m.ExecutorToFramework):
-            self._callback("framework_message", message.agent_id, message.data)
+            data = message.data
+            if isinstance(data, Blob):  # the agent could not open it; it travels as serialised bytes
+                try:
+                    data = loads_value(data)
+                except Exception as exc:
+                    self.errors.append(f"framework message from {message.agent_id} could not be loaded: {exc!r}")
+                    return
+            self._callback("framework_message", message.agent_id, data)
         elif isinstance(message, m.FrameworkError):
             self.errors.append(message.message)
             self._callback("error", message.message)

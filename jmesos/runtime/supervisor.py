@@ -32,6 +32,8 @@ import sys
 import time
 from typing import Any
 
+from .containers import cleanup_agent_cgroups
+
 __all__ = ["main"]
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -206,6 +208,8 @@ def main() -> int:
         for pid, proc in list(processes.items()):
             if proc.exitcode is not None:
                 del processes[pid]
+                if pid != master.pid:  # what a killed agent's tasks left running in its containers
+                    cleanup_agent_cgroups(pid)
                 _emit({"event": "exit", "pid": pid, "code": proc.exitcode})
     _shutdown(processes, master.pid)
     return 0
@@ -218,6 +222,8 @@ def _shutdown(processes: dict[int, Any], master_pid: int) -> None:
     for proc in agents:
         _signal(proc.pid, signal.SIGTERM)
     _wait(agents, 3.0)
+    for proc in agents:
+        cleanup_agent_cgroups(proc.pid, timeout=1.0)
     for proc in processes.values():
         _signal(proc.pid, signal.SIGTERM)
     _wait(list(processes.values()), 2.0)
