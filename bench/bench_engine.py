@@ -74,7 +74,11 @@ class Batch(jmesos.Scheduler):
             fit = min(int(offer.resources // self.need), self.n - self.next)
             tasks = []
             for i in range(self.next, self.next + fit):
-                tasks.append(jmesos.TaskInfo(name=str(i), agent_id=offer.agent_id, resources=self.need, fn=self.fn, args=self.args(i)))
+                tasks.append(
+                    jmesos.TaskInfo(
+                        name=str(i), agent_id=offer.agent_id, resources=self.need, fn=self.fn, args=self.args(i)
+                    )
+                )
             self.next += fit
             driver.launch_tasks([offer.id], tasks, jmesos.Filters(refuse_seconds=60))
 
@@ -105,7 +109,9 @@ class PingPong(jmesos.Scheduler):
                 continue
             self.busy = True
             self.sent = time.perf_counter()
-            task = jmesos.TaskInfo(name=f"p{self.i}", agent_id=offer.agent_id, resources=self.need, fn=noop, args=(self.i,))
+            task = jmesos.TaskInfo(
+                name=f"p{self.i}", agent_id=offer.agent_id, resources=self.need, fn=noop, args=(self.i,)
+            )
             driver.launch_tasks([offer.id], [task], jmesos.Filters(refuse_seconds=0))
 
     def status_update(self, driver, status):
@@ -129,7 +135,9 @@ def jmesos_start() -> tuple[float, float]:
 
 def jmesos_throughput(n: int) -> float:
     with jmesos.LocalCluster(agents=4, cpus=2, mem="4GiB", trace_messages=False) as cluster:
-        batch = cluster.run(Batch(n, noop, lambda i: (i,), jmesos.Resources(cpus=0.01, mem=1)), name="noops", timeout=300)
+        batch = cluster.run(
+            Batch(n, noop, lambda i: (i,), jmesos.Resources(cpus=0.01, mem=1)), name="noops", timeout=300
+        )
     assert batch.failed == 0, f"{batch.failed} tasks failed"
     return n / (batch.finished - batch.started)
 
@@ -142,7 +150,9 @@ def jmesos_round_trip(n: int) -> float:
 
 def jmesos_sleeps(count: int, seconds: float) -> float:
     with jmesos.LocalCluster(agents=4, cpus=1, mem="1GiB", trace_messages=False) as cluster:
-        batch = cluster.run(Batch(count, nap, lambda i: (seconds,), jmesos.Resources(cpus=1, mem=32)), name="naps", timeout=300)
+        batch = cluster.run(
+            Batch(count, nap, lambda i: (seconds,), jmesos.Resources(cpus=1, mem=32)), name="naps", timeout=300
+        )
     return batch.finished - batch.started
 
 
@@ -182,7 +192,13 @@ def dask_all(n: int, rtt_n: int, count: int, seconds: float) -> dict[str, float]
     sleeps = time.perf_counter() - t0
     client.close()
     cluster.close()
-    return {"ready": ready, "mem": mem, "throughput": throughput, "rtt": statistics.median(times[20:]) * 1000, "sleeps": sleeps}
+    return {
+        "ready": ready,
+        "mem": mem,
+        "throughput": throughput,
+        "rtt": statistics.median(times[20:]) * 1000,
+        "sleeps": sleeps,
+    }
 
 
 # ---------------------------------------------------------------- ipyparallel
@@ -211,7 +227,13 @@ def ipp_all(n: int, rtt_n: int, count: int, seconds: float) -> dict[str, float]:
     view.map_sync(nap, [seconds] * count)
     sleeps = time.perf_counter() - t0
     cluster.stop_cluster_sync()
-    return {"ready": ready, "mem": mem, "throughput": throughput, "rtt": statistics.median(times[20:]) * 1000, "sleeps": sleeps}
+    return {
+        "ready": ready,
+        "mem": mem,
+        "throughput": throughput,
+        "rtt": statistics.median(times[20:]) * 1000,
+        "sleeps": sleeps,
+    }
 
 
 def main() -> int:
@@ -261,7 +283,9 @@ def main() -> int:
     if "jmesos" in results:
         j = results["jmesos"]
         overhead = j["sleeps"] / j["pool"] - 1
-        print(f"\n400 x 50 ms sleeps: jmesos {j['sleeps']:.3f} s, multiprocessing pool {j['pool']:.3f} s -> overhead {overhead:+.1%}")
+        print(
+            f"\n400 x 50 ms sleeps: jmesos {j['sleeps']:.3f} s, multiprocessing pool {j['pool']:.3f} s -> overhead {overhead:+.1%}"
+        )
         headline = {
             "jmesos_ready_s": round(j["ready"], 3),
             "jmesos_tasks_per_s": round(j["throughput"]),

@@ -20,7 +20,9 @@ def _master(argv: list[str]) -> int:
     from .runtime.wire import new_secret, read_secret
 
     parser = argparse.ArgumentParser(prog="python -m jmesos master", description="Run a jmesos master.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"
+    )
     parser.add_argument("--port", type=int, default=5050)
     parser.add_argument("--secret-file", help="file holding the cluster secret (created, mode 0600, if missing)")
     parser.add_argument("--policy", default="drf", help="allocation policy name (default drf)")
@@ -46,12 +48,18 @@ def _master(argv: list[str]) -> int:
 
     def listening(address):
         print(f"jmesos master listening on {address[0]}:{address[1]}; secret in {path}", flush=True)
-        print(f"start agents with: python -m jmesos agent --master {address[0]}:{address[1]} --secret-file {path}", flush=True)
+        print(
+            f"start agents with: python -m jmesos agent --master {address[0]}:{address[1]} --secret-file {path}",
+            flush=True,
+        )
 
     try:
         run_master(secret, host=args.host, port=args.port, config=config, policy=args.policy, on_listening=listening)
     except OSError as exc:
-        print(f"jmesos master: cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port", file=sys.stderr)
+        print(
+            f"jmesos master: cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -56,7 +56,10 @@ class PiEstimator(Scheduler):
             self.todo = [i for i in self.todo if f"pi-{i}" not in launched]
             driver.launch_tasks([offer.id], tasks)
             if self.out is not None and tasks:
-                print(f"  offer {offer.id:>6} {offer.agent_id:>8} {offer.resources!s:<28} -> {len(tasks)} tasks", file=self.out)
+                print(
+                    f"  offer {offer.id:>6} {offer.agent_id:>8} {offer.resources!s:<28} -> {len(tasks)} tasks",
+                    file=self.out,
+                )
 
     def status_update(self, driver, status):
         if status.state == TaskState.TASK_FINISHED:
@@ -69,7 +72,12 @@ class PiEstimator(Scheduler):
         if self.out is not None and status.is_terminal:
             done = self.finished
             bar = "#" * (30 * done // self.total)
-            print(f"\r  [{bar:<30}] {done}/{self.total} tasks  pi ~ {self.estimate:.5f}", end="", file=self.out, flush=True)
+            print(
+                f"\r  [{bar:<30}] {done}/{self.total} tasks  pi ~ {self.estimate:.5f}",
+                end="",
+                file=self.out,
+                flush=True,
+            )
         if self.finished == self.total:
             if self.out is not None:
                 print(file=self.out)
@@ -82,7 +90,10 @@ def main(agents: int = 4, tasks: int = 200, samples: int = 20_000, out: TextIO =
     started = time.perf_counter()
     with LocalCluster(agents=agents, cpus=2, mem="1GiB") as cluster:
         ready = time.perf_counter() - started
-        print(f"jmesos demo: cluster of {agents} agents ready in {ready:.2f} s (master {cluster.address[0]}:{cluster.address[1]})", file=out)
+        print(
+            f"jmesos demo: cluster of {agents} agents ready in {ready:.2f} s (master {cluster.address[0]}:{cluster.address[1]})",
+            file=out,
+        )
         print(f"estimating pi with {tasks} tasks of {samples:,} samples each (0.5 cpu, 32 MiB per task)\n", file=out)
         t0 = time.perf_counter()
         pi = cluster.run(PiEstimator(tasks, samples, out=out), name="pi", timeout=300)

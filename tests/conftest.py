@@ -43,8 +43,12 @@ def no_leaks():
     deadline = time.monotonic() + 10.0
     while True:
         leaked = (_descendants() - before_children) | (_jmesos_processes() - before_jmesos)
-        leaked = {pid for pid in leaked if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+        leaked = {
+            pid for pid in leaked if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        }
         if not leaked or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert not leaked, f"processes left behind: {[(p, psutil.Process(p).cmdline()) for p in leaked if psutil.pid_exists(p)]}"
+    assert not leaked, (
+        f"processes left behind: {[(p, psutil.Process(p).cmdline()) for p in leaked if psutil.pid_exists(p)]}"
+    )

@@ -23,7 +23,9 @@ class Harness:
     def __init__(self, config: MasterConfig | None = None, policy: str = "drf", **policy_options: Any) -> None:
         self.now = 0.0
         self.events = EventLog()
-        self.master = Master(make_allocator(policy, **policy_options), config or MasterConfig(), record=self.events.append)
+        self.master = Master(
+            make_allocator(policy, **policy_options), config or MasterConfig(), record=self.events.append
+        )
         self.inbox: dict[str, list[m.Message]] = defaultdict(list)
         self._uuid = 0
         #: agent peers that answer health checks (tests remove one to "kill" it)
@@ -96,11 +98,25 @@ class Harness:
     def task(self, task_id: str, resources: Any = "cpus:1;mem:128", **kw: Any) -> TaskInfo:
         return TaskInfo(name=task_id, resources=resources, command="true", **kw)
 
-    def agent_reports(self, agent_peer: str, framework_id: str, task_id: str, state: TaskState,
-                      reason: Reason = Reason.REASON_NONE, data: Any = None) -> TaskStatus:
+    def agent_reports(
+        self,
+        agent_peer: str,
+        framework_id: str,
+        task_id: str,
+        state: TaskState,
+        reason: Reason = Reason.REASON_NONE,
+        data: Any = None,
+    ) -> TaskStatus:
         self._uuid += 1
-        status = TaskStatus(task_id=task_id, state=state, reason=reason, framework_id=framework_id,
-                            agent_id=self.master._peer_agent.get(agent_peer), uuid=f"u{self._uuid}", data=data)
+        status = TaskStatus(
+            task_id=task_id,
+            state=state,
+            reason=reason,
+            framework_id=framework_id,
+            agent_id=self.master._peer_agent.get(agent_peer),
+            uuid=f"u{self._uuid}",
+            data=data,
+        )
         self.send(agent_peer, m.StatusUpdate(status))
         return status
 

@@ -32,7 +32,9 @@ class Squares(jmesos.Scheduler):
             while self.todo and need <= free:
                 i = self.todo.pop()
                 tasks.append(
-                    jmesos.TaskInfo(name=f"sq-{i}", agent_id=offer.agent_id, resources=need, fn=lambda x: x * x, args=(i,))
+                    jmesos.TaskInfo(
+                        name=f"sq-{i}", agent_id=offer.agent_id, resources=need, fn=lambda x: x * x, args=(i,)
+                    )
                 )
                 free -= need
             driver.launch_tasks([offer.id], tasks)
@@ -116,7 +118,9 @@ def test_python_exceptions_come_back_as_task_failed_with_the_traceback(cluster):
 
 
 def test_prints_of_python_tasks_are_in_their_logs(cluster):
-    fw = cluster.run(Collect([TaskInfo(name="talk", resources="cpus:1;mem:32", fn=lambda: print("hi there") or 5)]), timeout=30)
+    fw = cluster.run(
+        Collect([TaskInfo(name="talk", resources="cpus:1;mem:32", fn=lambda: print("hi there") or 5)]), timeout=30
+    )
     assert fw.final["talk"].data == 5
     assert cluster.logs("talk").strip() == "hi there"
 
@@ -145,7 +149,9 @@ def test_kill_task_ends_it_as_killed(cluster):
 
 def test_killed_agent_is_detected_its_tasks_lost_and_the_framework_told(cluster):
     tasks = [TaskInfo(name=f"s{i}", resources="cpus:1;mem:32", command="sleep 60") for i in range(4)]
-    handle = cluster.run_async(Collect(tasks, stop_when=lambda s: bool(s.lost_agents) and len(s.final) >= 2), name="victim")
+    handle = cluster.run_async(
+        Collect(tasks, stop_when=lambda s: bool(s.lost_agents) and len(s.final) >= 2), name="victim"
+    )
     cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
     victim = cluster.agents[0]
     t0 = time.monotonic()
@@ -229,7 +235,11 @@ def test_event_log_saves_and_loads(cluster, tmp_path):
 def test_add_agent_joins_and_gets_offers(cluster):
     agent_id = cluster.add_agent(cpus=1, mem="256MiB", attributes={"rack": "r9"})
     added = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["agent_id"] == agent_id)
-    assert added.data["attributes"] == {"rack": "r9"} and added.data["resources"] == {"cpus": 1, "mem": 256, "disk": 10240}
+    assert added.data["attributes"] == {"rack": "r9"} and added.data["resources"] == {
+        "cpus": 1,
+        "mem": 256,
+        "disk": 10240,
+    }
 
 
 def test_status_updates_are_retried_until_acknowledged(cluster):
@@ -269,7 +279,9 @@ def _cluster_pids(cluster) -> list[int]:
 
 def test_stop_leaves_no_process_behind():
     cluster = jmesos.LocalCluster(agents=2, cpus=1, mem="512MiB")
-    handle = cluster.run_async(Collect([TaskInfo(name="s", resources="cpus:1;mem:32", command="sleep 600 & sleep 600")]))
+    handle = cluster.run_async(
+        Collect([TaskInfo(name="s", resources="cpus:1;mem:32", command="sleep 600 & sleep 600")])
+    )
     cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
     pids = _cluster_pids(cluster)
     assert len(pids) >= 5  # supervisor, master, agents, and the task's processes
@@ -321,7 +333,9 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
 def test_demo_runs_and_exits_cleanly():
     result = subprocess.run(
         [sys.executable, "-m", "jmesos", "demo", "--tasks", "24", "--samples", "2000"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "pi ~ 3.1" in result.stdout and "cluster stopped cleanly" in result.stdout
@@ -337,15 +351,30 @@ def test_master_and_agent_commands_form_a_cluster(tmp_path):
     secret = tmp_path / "secret"
     master = subprocess.Popen(
         [sys.executable, "-m", "jmesos", "master", "--port", str(port), "--secret-file", str(secret)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     agent = None
     try:
         assert "listening on 127.0.0.1" in master.stdout.readline()
         assert os.stat(secret).st_mode & 0o777 == 0o600
         agent = subprocess.Popen(
-            [sys.executable, "-m", "jmesos", "agent", "--master", f"127.0.0.1:{port}", "--secret-file", str(secret),
-             "--cpus", "2", "--mem", "512MiB", "--work-dir", str(tmp_path / "agent")],
+            [
+                sys.executable,
+                "-m",
+                "jmesos",
+                "agent",
+                "--master",
+                f"127.0.0.1:{port}",
+                "--secret-file",
+                str(secret),
+                "--cpus",
+                "2",
+                "--mem",
+                "512MiB",
+                "--work-dir",
+                str(tmp_path / "agent"),
+            ],
         )
         from jmesos.runtime.driver import SchedulerDriver
         from jmesos.runtime.wire import read_secret

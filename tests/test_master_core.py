@@ -59,10 +59,26 @@ def test_status_updates_flow_to_the_framework_and_free_resources(h):
 @pytest.mark.parametrize(
     "mutate, reason, words",
     [
-        (lambda h, fid, o: m.Accept(fid, ["o-999"], [h.task("t")]), Reason.REASON_INVALID_OFFERS, "unknown, rescinded or already used"),
-        (lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", "cpus:8;mem:128")]), Reason.REASON_TASK_INVALID, "needs cpus:8"),
-        (lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t"), h.task("t")]), Reason.REASON_TASK_INVALID, "already in use"),
-        (lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", agent_id="agent-77")]), Reason.REASON_TASK_INVALID, "agent-77"),
+        (
+            lambda h, fid, o: m.Accept(fid, ["o-999"], [h.task("t")]),
+            Reason.REASON_INVALID_OFFERS,
+            "unknown, rescinded or already used",
+        ),
+        (
+            lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", "cpus:8;mem:128")]),
+            Reason.REASON_TASK_INVALID,
+            "needs cpus:8",
+        ),
+        (
+            lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t"), h.task("t")]),
+            Reason.REASON_TASK_INVALID,
+            "already in use",
+        ),
+        (
+            lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", agent_id="agent-77")]),
+            Reason.REASON_TASK_INVALID,
+            "agent-77",
+        ),
     ],
     ids=["unknown-offer", "too-big", "duplicate-id", "wrong-agent"],
 )
@@ -225,7 +241,17 @@ def test_every_message_is_in_the_event_log(h):
 def test_the_master_core_is_pure():
     """No sockets, threads, sleeps, subprocesses or wall clock in the master and allocator."""
     core = Path(__file__).parent.parent / "jmesos" / "core"
-    banned = {"socket", "threading", "time", "subprocess", "multiprocess", "multiprocessing", "asyncio", "selectors", "os"}
+    banned = {
+        "socket",
+        "threading",
+        "time",
+        "subprocess",
+        "multiprocess",
+        "multiprocessing",
+        "asyncio",
+        "selectors",
+        "os",
+    }
     for path in [core / "master.py", *sorted((core / "allocator").glob("*.py"))]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

@@ -61,13 +61,24 @@ class MasterConfig:
     def __post_init__(self) -> None:
         for name in ("allocation_interval", "ping_interval", "shares_interval"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not value > 0
+                or not math.isfinite(value)
+            ):
                 raise ValueError(f"{name}={value!r} must be a positive number of seconds, e.g. {name}=1.0")
         if self.offer_timeout is not None and (
-            isinstance(self.offer_timeout, bool) or not isinstance(self.offer_timeout, (int, float)) or not self.offer_timeout > 0
+            isinstance(self.offer_timeout, bool)
+            or not isinstance(self.offer_timeout, (int, float))
+            or not self.offer_timeout > 0
         ):
             raise ValueError(f"offer_timeout={self.offer_timeout!r} must be None or a positive number of seconds")
-        if isinstance(self.max_missed_pings, bool) or not isinstance(self.max_missed_pings, int) or self.max_missed_pings < 1:
+        if (
+            isinstance(self.max_missed_pings, bool)
+            or not isinstance(self.max_missed_pings, int)
+            or self.max_missed_pings < 1
+        ):
             raise ValueError(f"max_missed_pings={self.max_missed_pings!r} must be an int >= 1, e.g. 3")
 
 
@@ -292,7 +303,9 @@ class Master:
     def _traced(self, out: Outbox) -> Outbox:
         if self.config.trace_messages:
             for peer, message in out:
-                self._event("message", source=self.name, dest=self._name_of(peer), type=message.kind, **message.summary())
+                self._event(
+                    "message", source=self.name, dest=self._name_of(peer), type=message.kind, **message.summary()
+                )
         return out
 
     def _framework_of(self, peer: str, framework_id: str) -> _Framework:
@@ -300,7 +313,9 @@ class Master:
         if fw is None:
             raise _Refused(f"framework {framework_id!r} is not registered; register it before using it")
         if fw.peer != peer:
-            raise _Refused(f"framework {framework_id!r} is registered from another connection; re-register to take over")
+            raise _Refused(
+                f"framework {framework_id!r} is registered from another connection; re-register to take over"
+            )
         return fw
 
     def _status(
@@ -444,7 +459,9 @@ class Master:
 
     # ------------------------------------------------------------------ offers
     def _allocate(self, now: float, agent_ids: Iterable[str] | None, out: Outbox) -> None:
-        decisions: list[OfferDecision] = self.allocator.allocate(now, list(agent_ids) if agent_ids is not None else None)
+        decisions: list[OfferDecision] = self.allocator.allocate(
+            now, list(agent_ids) if agent_ids is not None else None
+        )
         errors = getattr(self.allocator, "errors", None)
         if errors:
             for error in errors:
@@ -549,7 +566,11 @@ class Master:
         for offer_id in msg.offer_ids:
             record = self._take_offer(fw, offer_id)
             if record is None:
-                self._event("error", source=fw.id, message=f"decline of offer {offer_id!r}: unknown, rescinded or already answered")
+                self._event(
+                    "error",
+                    source=fw.id,
+                    message=f"decline of offer {offer_id!r}: unknown, rescinded or already answered",
+                )
                 continue
             offer = record.offer
             self.allocator.recover(fw.id, offer.agent_id, offer.resources, refuse, now)
@@ -702,8 +723,13 @@ class Master:
                 self._status(fw, done.task_id, done.state, done.reason, done.message, done.agent_id, out)
             else:
                 self._status(
-                    fw, msg.task_id, TaskState.TASK_LOST, Reason.REASON_RECONCILIATION,
-                    f"kill of unknown task {msg.task_id!r}: the master has no such task", None, out,
+                    fw,
+                    msg.task_id,
+                    TaskState.TASK_LOST,
+                    Reason.REASON_RECONCILIATION,
+                    f"kill of unknown task {msg.task_id!r}: the master has no such task",
+                    None,
+                    out,
                 )
             return
         agent = self.agents.get(task.agent_id)
@@ -758,8 +784,13 @@ class Master:
             task = fw.tasks.get(task_id) or self.completed.get((fw.id, task_id))
             if task is None:
                 self._status(
-                    fw, task_id, TaskState.TASK_LOST, Reason.REASON_RECONCILIATION,
-                    f"the master knows no task {task_id!r}", None, out,
+                    fw,
+                    task_id,
+                    TaskState.TASK_LOST,
+                    Reason.REASON_RECONCILIATION,
+                    f"the master knows no task {task_id!r}",
+                    None,
+                    out,
                 )
             else:
                 self._status(fw, task.task_id, task.state, Reason.REASON_RECONCILIATION, why, task.agent_id, out)
@@ -778,8 +809,13 @@ class Master:
 
     def _on_executor_exited(self, now: float, peer: str, msg: m.ExecutorExited, out: Outbox) -> None:
         agent_id = self._peer_agent.get(peer)
-        self._event("executor_exited", source=agent_id or peer, framework_id=msg.framework_id,
-                    executor_id=msg.executor_id, status=msg.status)
+        self._event(
+            "executor_exited",
+            source=agent_id or peer,
+            framework_id=msg.framework_id,
+            executor_id=msg.executor_id,
+            status=msg.status,
+        )
         fw = self.frameworks.get(msg.framework_id)
         if fw is not None and fw.peer is not None and agent_id is not None:
             out.append((fw.peer, m.ExecutorLost(agent_id, msg.executor_id, msg.status)))
@@ -846,8 +882,10 @@ class Master:
                 agent.missed += 1
                 if agent.missed >= self.config.max_missed_pings:
                     self._remove_agent(
-                        now, agent,
-                        f"missed {agent.missed} health checks ({self.config.ping_interval:g}s apart)", out,
+                        now,
+                        agent,
+                        f"missed {agent.missed} health checks ({self.config.ping_interval:g}s apart)",
+                        out,
                     )
                     continue
             agent.next_ping = now + self.config.ping_interval
@@ -862,7 +900,9 @@ class Master:
             fw = self.frameworks.get(task.framework_id)
             self._finish_task(task, TaskState.TASK_LOST, Reason.REASON_AGENT_REMOVED, lost_message)
             if fw is not None:
-                self._status(fw, task.task_id, TaskState.TASK_LOST, Reason.REASON_AGENT_REMOVED, lost_message, agent.id, out)
+                self._status(
+                    fw, task.task_id, TaskState.TASK_LOST, Reason.REASON_AGENT_REMOVED, lost_message, agent.id, out
+                )
         self.allocator.remove_agent(agent.id)
         del self.agents[agent.id]
         if agent.peer is not None:
@@ -891,8 +931,11 @@ class Master:
                 task.state = TaskState.TASK_KILLING
                 owed = owed.subtract_available(task.resources)
                 self._event(
-                    "task_revoked", task_id=task.task_id, framework_id=task.framework_id,
-                    agent_id=agent.id, reason=revocation.reason,
+                    "task_revoked",
+                    task_id=task.task_id,
+                    framework_id=task.framework_id,
+                    agent_id=agent.id,
+                    reason=revocation.reason,
                 )
                 out.append((agent.peer, m.KillTaskOnAgent(task.framework_id, task.task_id)))
 

@@ -16,16 +16,40 @@ from .model import AgentInfo, Filters, FrameworkInfo, Offer, TaskInfo, TaskStatu
 __all__ = [
     "Message",
     # framework -> master
-    "RegisterFramework", "UnregisterFramework", "DeactivateFramework", "Accept", "Decline",
-    "KillTask", "ReviveOffers", "SuppressOffers", "Acknowledge", "Reconcile", "FrameworkToExecutor",
+    "RegisterFramework",
+    "UnregisterFramework",
+    "DeactivateFramework",
+    "Accept",
+    "Decline",
+    "KillTask",
+    "ReviveOffers",
+    "SuppressOffers",
+    "Acknowledge",
+    "Reconcile",
+    "FrameworkToExecutor",
     # master -> framework
-    "FrameworkRegistered", "ResourceOffers", "RescindOffer", "StatusUpdate", "ExecutorToFramework",
-    "AgentLost", "ExecutorLost", "FrameworkError",
+    "FrameworkRegistered",
+    "ResourceOffers",
+    "RescindOffer",
+    "StatusUpdate",
+    "ExecutorToFramework",
+    "AgentLost",
+    "ExecutorLost",
+    "FrameworkError",
     # agent <-> master
-    "RegisterAgent", "AgentRegistered", "RunTasks", "KillTaskOnAgent", "StatusUpdateAck",
-    "Ping", "Pong", "ShutdownFramework", "ExecutorExited", "UnregisterAgent",
+    "RegisterAgent",
+    "AgentRegistered",
+    "RunTasks",
+    "KillTaskOnAgent",
+    "StatusUpdateAck",
+    "Ping",
+    "Pong",
+    "ShutdownFramework",
+    "ExecutorExited",
+    "UnregisterAgent",
     # observers
-    "Subscribe", "EventBatch",
+    "Subscribe",
+    "EventBatch",
 ]
 
 
@@ -166,8 +190,7 @@ class ResourceOffers(Message):
     def summary(self) -> dict[str, Any]:
         return {
             "offers": [
-                {"offer_id": o.id, "agent_id": o.agent_id, "resources": o.resources.to_dict()}
-                for o in self.offers[:50]
+                {"offer_id": o.id, "agent_id": o.agent_id, "resources": o.resources.to_dict()} for o in self.offers[:50]
             ]
         }
 
@@ -314,4 +337,3 @@ class Subscribe(Message):
 @dataclass
 class EventBatch(Message):
     events: list[Any]
-

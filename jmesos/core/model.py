@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
-from .resources import Resources, ResourceError
+from .resources import ResourceError, Resources
 from .states import Reason, TaskState
 
 __all__ = [
@@ -67,7 +68,7 @@ class FrameworkInfo:
     user: str = ""
     failover_timeout: float = 0.0
     implicit_acknowledgements: bool = True
-    id: Optional[str] = None
+    id: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,7 +84,7 @@ class AgentInfo:
     hostname: str
     resources: Resources
     attributes: dict[str, str] = field(default_factory=dict)
-    id: Optional[str] = None
+    id: str | None = None
     port: int = 0
 
 
@@ -100,18 +101,18 @@ class TaskInfo:
     """
 
     name: str = ""
-    agent_id: Optional[str] = None
+    agent_id: str | None = None
     resources: Any = None
-    fn: Optional[Callable[..., Any]] = None
+    fn: Callable[..., Any] | None = None
     args: tuple = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    command: Optional[str] = None
-    task_id: Optional[str] = None
+    command: str | None = None
+    task_id: str | None = None
     locality: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     #: the serialised callable, filled by the driver before the task leaves the process
-    payload: Optional[bytes] = field(default=None, repr=False)
+    payload: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.resources is None:
@@ -164,11 +165,11 @@ class TaskStatus:
     reason: Reason = Reason.REASON_NONE
     message: str = ""
     data: Any = None
-    agent_id: Optional[str] = None
-    framework_id: Optional[str] = None
+    agent_id: str | None = None
+    framework_id: str | None = None
     source: str = "SOURCE_AGENT"
     timestamp: float = 0.0
-    uuid: Optional[str] = None
+    uuid: str | None = None
 
     @property
     def is_terminal(self) -> bool:

@@ -33,10 +33,18 @@ _SCALE = 1000  # fixed point: thousandths
 _UNITS = {
     "": 1.0,
     "b": 1.0 / 2**20,
-    "k": 1.0 / 1024, "kb": 1e3 / 2**20, "kib": 1.0 / 1024,
-    "m": 1.0, "mb": 1e6 / 2**20, "mib": 1.0,
-    "g": 1024.0, "gb": 1e9 / 2**20, "gib": 1024.0,
-    "t": 1024.0**2, "tb": 1e12 / 2**20, "tib": 1024.0**2,
+    "k": 1.0 / 1024,
+    "kb": 1e3 / 2**20,
+    "kib": 1.0 / 1024,
+    "m": 1.0,
+    "mb": 1e6 / 2**20,
+    "mib": 1.0,
+    "g": 1024.0,
+    "gb": 1e9 / 2**20,
+    "gib": 1024.0,
+    "t": 1024.0**2,
+    "tb": 1e12 / 2**20,
+    "tib": 1024.0**2,
 }
 _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
@@ -204,9 +212,7 @@ class Resources:
                     f"{field} has unknown resource {unknown[0]!r}; use one of {', '.join(RESOURCE_NAMES)}"
                 )
             return cls(**{k: v for k, v in value.items()})
-        raise ResourceError(
-            f"{field}={value!r} is not resources; use jmesos.Resources(cpus=1, mem='256MiB') or a dict"
-        )
+        raise ResourceError(f"{field}={value!r} is not resources; use jmesos.Resources(cpus=1, mem='256MiB') or a dict")
 
     @classmethod
     def parse(cls, text: str) -> Resources:
@@ -222,7 +228,9 @@ class Resources:
                 raise ResourceError(f"resources {text!r}: {part!r} is not name:value; use 'cpus:2;mem:1GiB'")
             name, value = match.group(1), match.group(2).strip()
             if name not in RESOURCE_NAMES:
-                raise ResourceError(f"resources {text!r} has unknown resource {name!r}; use one of {', '.join(RESOURCE_NAMES)}")
+                raise ResourceError(
+                    f"resources {text!r} has unknown resource {name!r}; use one of {', '.join(RESOURCE_NAMES)}"
+                )
             fields[name] = value
         return cls(**fields)
 

@@ -64,7 +64,9 @@ class FrameworkHandle:
         """Block until the framework stops; raises TimeoutError after ``timeout`` seconds."""
         self.driver.join(timeout)
         if not self.driver.done:
-            raise TimeoutError(f"framework {self.framework_id!r} still running after {timeout}s; call .stop() to end it")
+            raise TimeoutError(
+                f"framework {self.framework_id!r} still running after {timeout}s; call .stop() to end it"
+            )
         return self.scheduler
 
     def stop(self, failover: bool = False) -> None:
@@ -82,7 +84,9 @@ def _agent_specs(
         raise InvalidArgument(f"agents={agents!r} must be a number of agents or a list of per-agent dicts")
     if isinstance(agents, int):
         if agents < 0 or agents > 256:
-            raise InvalidArgument(f"agents={agents!r} must be between 0 and 256 on one machine; use the simulator for more")
+            raise InvalidArgument(
+                f"agents={agents!r} must be between 0 and 256 on one machine; use the simulator for more"
+            )
         agents = [{} for _ in range(agents)]
     specs = []
     for i, agent in enumerate(agents):
@@ -374,8 +378,15 @@ class LocalCluster:
             raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
 
     # ------------------------------------------------------------------ frameworks
-    def _driver(self, scheduler: Scheduler, name: str | None, role: str, failover_timeout: float,
-                implicit_acknowledgements: bool, framework: FrameworkInfo | None) -> SchedulerDriver:
+    def _driver(
+        self,
+        scheduler: Scheduler,
+        name: str | None,
+        role: str,
+        failover_timeout: float,
+        implicit_acknowledgements: bool,
+        framework: FrameworkInfo | None,
+    ) -> SchedulerDriver:
         self._check_running()
         assert self.address is not None
         info = framework or FrameworkInfo(
@@ -406,8 +417,12 @@ class LocalCluster:
         if it has not finished by then.  Ctrl-C (interrupt the kernel) stops it too.
         """
         handle = self.run_async(
-            scheduler, name, role, failover_timeout=failover_timeout,
-            implicit_acknowledgements=implicit_acknowledgements, framework=framework,
+            scheduler,
+            name,
+            role,
+            failover_timeout=failover_timeout,
+            implicit_acknowledgements=implicit_acknowledgements,
+            framework=framework,
         )
         try:
             handle.driver.join(timeout)
@@ -416,7 +431,9 @@ class LocalCluster:
             raise
         if not handle.done:
             handle.stop()
-            raise TimeoutError(f"framework {handle.framework_id!r} did not finish within timeout={timeout}s; it was stopped")
+            raise TimeoutError(
+                f"framework {handle.framework_id!r} did not finish within timeout={timeout}s; it was stopped"
+            )
         if handle.driver.status == "DRIVER_ABORTED" and handle.driver.errors:
             raise RuntimeError(f"framework {handle.framework_id!r} aborted: {handle.driver.errors[-1]}")
         return scheduler
@@ -457,10 +474,21 @@ class LocalCluster:
         self._check_running()
         d = self._defaults
         (spec,) = _agent_specs(
-            [{"cpus": cpus if cpus is not None else d["cpus"], "mem": mem if mem is not None else d["mem"],
-              "disk": disk if disk is not None else d["disk"], "gpus": gpus if gpus is not None else d["gpus"],
-              "ports": ports if ports is not None else d["ports"]}],
-            None, None, None, None, None, attributes,
+            [
+                {
+                    "cpus": cpus if cpus is not None else d["cpus"],
+                    "mem": mem if mem is not None else d["mem"],
+                    "disk": disk if disk is not None else d["disk"],
+                    "gpus": gpus if gpus is not None else d["gpus"],
+                    "ports": ports if ports is not None else d["ports"],
+                }
+            ],
+            None,
+            None,
+            None,
+            None,
+            None,
+            attributes,
         )
         with self._lock:
             before = set(self._agent_pids)
@@ -491,7 +519,9 @@ class LocalCluster:
             if event.kind == "task_launched" and event.data.get("task_id") == task_id:
                 if framework_id is None or event.data.get("framework_id") == framework_id:
                     return event
-        raise InvalidArgument(f"task_id={task_id!r} was never launched on this cluster; check the id (see cluster.events)")
+        raise InvalidArgument(
+            f"task_id={task_id!r} was never launched on this cluster; check the id (see cluster.events)"
+        )
 
     def kill_task(self, task_id: str, framework_id: str | None = None) -> None:
         """Kill a task of a framework started from this cluster object."""
@@ -501,7 +531,9 @@ class LocalCluster:
             if driver.framework_id == owner and not driver.done:
                 driver.kill_task(task_id)
                 return
-        raise InvalidArgument(f"task {task_id!r} belongs to framework {owner!r}, which is not running from this cluster object")
+        raise InvalidArgument(
+            f"task {task_id!r} belongs to framework {owner!r}, which is not running from this cluster object"
+        )
 
     def logs(self, task_id: str, stream: str = "stdout", framework_id: str | None = None) -> str:
         """What a task printed on ``stream`` ('stdout' or 'stderr')."""

@@ -48,7 +48,9 @@ class SchedulerDriver:
     ) -> None:
         if not isinstance(framework, FrameworkInfo):
             raise InvalidArgument(f"framework={framework!r} must be a jmesos.FrameworkInfo")
-        missing = [name for name in ("resource_offers", "status_update") if not callable(getattr(scheduler, name, None))]
+        missing = [
+            name for name in ("resource_offers", "status_update") if not callable(getattr(scheduler, name, None))
+        ]
         if missing:
             raise InvalidArgument(
                 f"scheduler={scheduler!r} has no {missing[0]}() method; subclass jmesos.Scheduler and override the callbacks"
@@ -113,7 +115,9 @@ class SchedulerDriver:
 
         def bye() -> None:
             if self._channel is not None and self.framework_id is not None:
-                message = m.DeactivateFramework(self.framework_id) if failover else m.UnregisterFramework(self.framework_id)
+                message = (
+                    m.DeactivateFramework(self.framework_id) if failover else m.UnregisterFramework(self.framework_id)
+                )
                 self._hub.send(self._channel, message)
             self._finish(DriverStatus.STOPPED)
 
@@ -289,7 +293,9 @@ class SchedulerDriver:
             self._callback("status_update", status)
             if self.framework.implicit_acknowledgements and status.uuid and status.agent_id and self.framework_id:
                 if self._channel is not None and self.status == DriverStatus.RUNNING:
-                    self._hub.send(self._channel, m.Acknowledge(self.framework_id, status.agent_id, status.task_id, status.uuid))
+                    self._hub.send(
+                        self._channel, m.Acknowledge(self.framework_id, status.agent_id, status.task_id, status.uuid)
+                    )
         elif isinstance(message, m.FrameworkRegistered):
             self.framework_id = message.framework_id
             self.framework.id = message.framework_id

@@ -86,7 +86,11 @@ def run_master(
                     try:
                         route(master.receive(now, channel.name, message))
                     except Exception as exc:  # a bug must not take the cluster down: report it
-                        fresh.append(Event(now, "error", "master", "", {"message": f"master failed on {message!r:.200}: {exc!r}"}))
+                        fresh.append(
+                            Event(
+                                now, "error", "master", "", {"message": f"master failed on {message!r:.200}: {exc!r}"}
+                            )
+                        )
                         print(f"jmesos master: error handling {type(message).__name__}: {exc!r}", file=sys.stderr)
             elif event.kind == "closed" and channel is not None:
                 peers.pop(channel.name, None)

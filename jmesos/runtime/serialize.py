@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import pickle
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["dumps_call", "loads_call", "dumps_value", "loads_value", "Blob", "SerializationError"]
 
@@ -35,7 +36,7 @@ class Blob(bytes):
         return (Blob, (bytes(self),))
 
 
-_fn_cache: "weakref.WeakKeyDictionary[Any, tuple[str, bytes]]" = weakref.WeakKeyDictionary()
+_fn_cache: weakref.WeakKeyDictionary[Any, tuple[str, bytes]] = weakref.WeakKeyDictionary()
 _fn_cache_strong: dict[int, tuple[Any, str, bytes]] = {}
 
 
@@ -97,7 +98,9 @@ def dumps_call(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = N
     return Blob(pickle.dumps((key, data, bytes(call)), protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def loads_call(payload: bytes, cache: dict[str, Callable[..., Any]] | None = None) -> tuple[Callable[..., Any], tuple, dict]:
+def loads_call(
+    payload: bytes, cache: dict[str, Callable[..., Any]] | None = None
+) -> tuple[Callable[..., Any], tuple, dict]:
     """Open a payload; ``cache`` (key → function) saves loading the same function twice."""
     key, data, call = pickle.loads(payload)
     fn = cache.get(key) if cache is not None else None

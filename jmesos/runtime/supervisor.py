@@ -93,7 +93,9 @@ def _master_child(spec: dict[str, Any], sock: socket.socket, log: str) -> None:
     )
 
 
-def _agent_child(spec: dict[str, Any], agent: dict[str, Any], address: tuple[str, int], report_fd: int, log: str) -> None:
+def _agent_child(
+    spec: dict[str, Any], agent: dict[str, Any], address: tuple[str, int], report_fd: int, log: str
+) -> None:
     from ..core.resources import Resources
     from .agent import run_agent
     from .lifetime import die_with_parent
@@ -144,13 +146,20 @@ def main() -> int:
     try:
         sock.bind((host, port))
     except OSError as exc:
-        _emit({"event": "error", "message": f"cannot listen on {host}:{port} ({exc.strerror}); choose another host or port"})
+        _emit(
+            {
+                "event": "error",
+                "message": f"cannot listen on {host}:{port} ({exc.strerror}); choose another host or port",
+            }
+        )
         return 1
     sock.listen(128)
     address = sock.getsockname()[:2]
     processes: dict[int, Any] = {}
 
-    master = ctx.Process(target=_master_child, args=(spec, sock, os.path.join(logs, "master.log")), name="jmesos-master")
+    master = ctx.Process(
+        target=_master_child, args=(spec, sock, os.path.join(logs, "master.log")), name="jmesos-master"
+    )
     master.start()
     sock.close()
     processes[master.pid] = master
@@ -164,7 +173,9 @@ def main() -> int:
         nonlocal agent_count
         agent_count += 1
         log = os.path.join(logs, f"agent-process-{agent_count}.log")
-        proc = ctx.Process(target=_agent_child, args=(spec, agent_spec, tuple(address), report_w, log), name="jmesos-agent")
+        proc = ctx.Process(
+            target=_agent_child, args=(spec, agent_spec, tuple(address), report_w, log), name="jmesos-agent"
+        )
         proc.start()
         processes[proc.pid] = proc
 

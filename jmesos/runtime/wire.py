@@ -25,7 +25,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["Hub", "Channel", "HubEvent", "AuthenticationError", "read_secret", "new_secret"]
 
@@ -50,7 +50,9 @@ def read_secret(path: str) -> bytes:
         with open(path, "rb") as f:
             secret = f.read().strip()
     except OSError as exc:
-        raise ValueError(f"secret_file={path!r} cannot be read ({exc.strerror}); pass the file the master wrote") from None
+        raise ValueError(
+            f"secret_file={path!r} cannot be read ({exc.strerror}); pass the file the master wrote"
+        ) from None
     if not secret:
         raise ValueError(f"secret_file={path!r} is empty; pass the file the master wrote")
     return secret
@@ -84,7 +86,7 @@ class HubEvent:
     """What :meth:`Hub.poll` reports: ``kind`` is connected, messages, closed or refused."""
 
     kind: str
-    channel: Optional[Channel]
+    channel: Channel | None
     messages: list = field(default_factory=list)
     detail: str = ""
 
@@ -98,7 +100,7 @@ class Hub:
         self.secret = secret
         self.name = name
         self.selector = selectors.DefaultSelector()
-        self.listener: Optional[socket.socket] = None
+        self.listener: socket.socket | None = None
         self.channels: set[Channel] = set()
         self._seq = 0
         self._wake_r, self._wake_w = socket.socketpair()
@@ -109,7 +111,7 @@ class Hub:
         self._dirty: set[Channel] = set()
 
     # -- set-up -----------------------------------------------------------------------
-    def listen(self, host: str = "127.0.0.1", port: int = 0, sock: Optional[socket.socket] = None) -> tuple[str, int]:
+    def listen(self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> tuple[str, int]:
         """Listen on ``host:port`` (or adopt an already bound ``sock``); returns the address."""
         if sock is None:
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -128,7 +130,7 @@ class Hub:
             hello = _recv_exact(sock, len(_HELLO) + _NONCE)
             if not hello.startswith(_HELLO):
                 raise AuthenticationError(f"{host}:{port} is not a jmesos master")
-            theirs = hello[len(_HELLO):]
+            theirs = hello[len(_HELLO) :]
             mine = os.urandom(_NONCE)
             sock.sendall(_mac(self.secret, theirs) + mine)
             proof = _recv_exact(sock, len(_mac(b"x", b"x")))
@@ -243,7 +245,7 @@ class Hub:
         self._wake_w.close()
 
     # -- receiving --------------------------------------------------------------------
-    def poll(self, timeout: Optional[float]) -> list[HubEvent]:
+    def poll(self, timeout: float | None) -> list[HubEvent]:
         """Wait up to ``timeout`` seconds (None: forever) and return what happened."""
         self.flush()
         out: list[HubEvent] = []
