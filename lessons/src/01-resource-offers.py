@@ -33,6 +33,7 @@ cluster = jmesos.LocalCluster(
     allocation_interval=0.2,  # the master hands out offers every 0.2 s (Mesos's default is 1 s)
     ping_interval=0.25,  # health checks every 0.25 s, so a dead agent is noticed quickly
     policy_options={"allocation_interval": 0.2},  # tell the allocator the same interval (see docs/teaching.md)
+    seed=0,  # everyone's cluster makes the same choices
 )
 print(cluster)
 print("agents:", cluster.agents)
@@ -179,8 +180,8 @@ for refuse in (0.2, 1.0, 5.0):
 # %% [markdown]
 # A short filter keeps a framework in the loop (it hears about resources soon after they free up) at the
 # price of many messages; a long one is quiet, but slow to notice change. Filters are only an
-# optimisation — a framework can always say no — which is why the paper calls them *hints*. (A filter
-# never shorter than one allocation round: the master would not get to apply it otherwise.)
+# optimisation — a framework can always say no. (A filter always lasts at least one allocation round;
+# a shorter one could expire before the master ever applied it.)
 #
 # ## 4. When a machine dies
 #

@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 
 import jmesos
 from jmesos.teaching import OneTaskAtATime, expect, fairness, measure, settle, show_source
+from jmesos.widgets import Replay
 
 total = jmesos.Resources(cpus=9, mem="18GiB")
 need = {"A": jmesos.Resources(cpus=1, mem="4GiB"), "B": jmesos.Resources(cpus=3, mem="1GiB")}
@@ -93,6 +94,7 @@ paper = jmesos.LocalCluster(
     agents=0,  # no machine yet: both frameworks register first, so neither gets a head start
     allocation_interval=0.2,
     policy_options={"allocation_interval": 0.2},  # tell the allocator the same interval (see docs/teaching.md)
+    seed=0,
 )
 a = paper.run_async(OneTaskAtATime(need["A"]), name="A")
 b = paper.run_async(OneTaskAtATime(need["B"]), name="B")
@@ -115,6 +117,13 @@ for row in measure.offer_answers(paper)[:7]:
 expect("tasks per framework", dict(sorted(measure.tasks_launched(paper).items())), {"A": 3, "B": 2})
 shares = {name: round(share, 2) for name, share in sorted(measure.dominant_shares(paper).items())}
 shares_ok = expect("dominant shares", shares, {"A": 0.67, "B": 0.67})
+
+# %% [markdown]
+# The same run as a replay: the **allocation** tab plots both dominant shares over time, climbing in turns
+# to 2/3; the **offers** tab shows each offer and its answer. Drag the slider to step through it.
+
+# %%
+Replay(paper.events, views=["allocation", "offers"])
 
 # %%
 finish(paper, a, b)
@@ -158,6 +167,7 @@ def experiment(policy, options=None, weights=None):
         allocation_interval=0.2,
         policy=policy,
         policy_options={"allocation_interval": 0.2, **(options or {})},
+        seed=0,
     )
     handles = [cluster.run_async(OneTaskAtATime(shape), name=name, role=name.lower()) for name, shape in shapes.items()]
     cluster.add_agent(cpus=18, mem="36GiB")
