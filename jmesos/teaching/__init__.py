@@ -8,7 +8,9 @@
   which the checkers use so every student gets the same verdict;
 - :mod:`.workloads` — the small frameworks the lessons run;
 - :func:`settle`, :func:`expect`, :func:`show_source` — conveniences for
-  notebook cells.
+  notebook cells;
+- :mod:`.notebooks` — runs the lesson notebooks with a real kernel and
+  verifies them (``python -m jmesos.teaching.notebooks --solutions ...``).
 
 Nothing here is needed to use jmesos; it is what the classroom notebooks import.
 """
