@@ -44,6 +44,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _tree(pid: int) -> set[int]:
+    import psutil
+
+    try:
+        return {p.pid for p in psutil.Process(pid).children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def _alive(pids: set[int]) -> set[int]:
+    import psutil
+
+    alive = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+        except psutil.Error:
+            pass
+    return alive
+
+
 @contextlib.contextmanager
 def jupyterlab(root: Path) -> Iterator[str]:
     """Run JupyterLab serving ``root``; yields its base URL (with the token as a query)."""
@@ -53,6 +75,11 @@ def jupyterlab(root: Path) -> Iterator[str]:
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         '{"fetchNews": "false", "checkForUpdates": false}'
+    )
+    # render every cell, not only those on screen (the dashboards are checked wherever they are)
+    (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}'
     )
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-ws"))
     log = open(root / ".jupyterlab.log", "wb")
@@ -91,6 +118,8 @@ def jupyterlab(root: Path) -> Iterator[str]:
                 time.sleep(0.3)
         yield f"{base}|{token}"
     finally:
+        # everything the server started: kernels, and the clusters they started (in their own sessions)
+        started = _tree(proc.pid)
         # the server, its kernels and whatever they started share the session: end them all
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -101,6 +130,14 @@ def jupyterlab(root: Path) -> Iterator[str]:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         log.close()
+        deadline = time.monotonic() + 15
+        while _alive(started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = _alive(started)
+        for pid in left:  # do not leave them to the next test, but fail this one
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        assert not left, f"processes outlived JupyterLab and its kernels: {sorted(left)}"
 
 
 @contextlib.contextmanager
@@ -122,6 +159,49 @@ def chromium(user_data: Path) -> Iterator:
             context.close()
 
 
+def wait_idle(page, server: str) -> None:
+    """Wait until the notebook's kernel exists and is idle, as the server sees it, and the front end agrees.
+
+    The toolbar's indicator alone is not enough: it shows "idle" before any kernel is attached.
+    """
+    import json
+
+    base, token = server.split("|")
+    deadline = time.monotonic() + 90
+    while True:
+        sessions = json.loads(urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5).read())
+        if any((s.get("kernel") or {}).get("execution_state") == "idle" for s in sessions):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no idle kernel after 90 s: {sessions}")
+        time.sleep(0.3)
+    page.wait_for_function(
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]') !== null",
+        timeout=90_000,
+    )
+
+
+def run_all(page, server: str) -> None:
+    """Run > Run All Cells, until the first code cell has run.
+
+    Should the front end ask which kernel to use, accept its choice; should
+    the request be dropped while the front end settles on its kernel, ask again
+    (only while no cell has run, so nothing runs twice).
+    """
+    ran = "() => /\\[(\\d+|\\*)\\]/.test(document.querySelector('.jp-CodeCell .jp-InputPrompt')?.textContent || '')"
+    select = page.locator(".jp-Dialog button", has_text="Select")
+    for _ in range(5):
+        if select.count():
+            select.first.click()
+        wait_idle(page, server)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        with contextlib.suppress(Exception):
+            page.wait_for_function(ran, timeout=10_000)
+            return
+    raise AssertionError("the notebook's cells never ran")
+
+
 def open_and_run(context, server: str, notebook: str):
     """Open ``notebook`` in JupyterLab and run all its cells; returns the page."""
     base, token = server.split("|")
@@ -129,10 +209,7 @@ def open_and_run(context, server: str, notebook: str):
     page.set_default_timeout(60_000)
     page.goto(f"{base}/lab/tree/{notebook}?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-    # the kernel must be ready before "run all" (the status bar says "... | Idle")
-    page.wait_for_function("() => /\\|\\s*Idle/.test(document.body.innerText)", timeout=90_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    run_all(page, server)
     return page
 
 
@@ -210,3 +287,75 @@ def _check_replay(page) -> None:
     slider.evaluate("(s) => { s.value = 5; s.dispatchEvent(new Event('input', {bubbles: true})); }")
     page.wait_for_function("() => document.querySelectorAll('.jm-root .jm-agent.dead').length === 0", timeout=30_000)
     shot(page, dash, "replay-at-5s.png")
+
+
+def _offer_frameworks(dash) -> set[str]:
+    return set(dash.locator(".jm-offer").evaluate_all("els => els.map(e => e.dataset.fw)"))
+
+
+def test_live_dashboard_shows_two_frameworks_and_a_killed_agent_turns_red(lab_root: Path) -> None:
+    """The issue's scenario: %mesos start, two frameworks, the dashboard live, an agent killed.
+
+    Shutting JupyterLab down at the end must take the kernel's cluster with it (checked in ``jupyterlab``).
+    """
+    _copy("live.ipynb", lab_root)
+    with jupyterlab(lab_root) as server, chromium(lab_root / ".chromium") as context:
+        page = open_and_run(context, server, "live.ipynb")
+        with evidence(page, "live"):
+            dash = page.locator(".jm-root").first
+            dash.wait_for(timeout=120_000)
+            dash.scroll_into_view_if_needed()
+            page.wait_for_function(
+                "() => document.querySelector('.jm-root').querySelectorAll('.jm-agent').length >= 3", timeout=60_000
+            )
+            # both frameworks registered and running tasks: the header lists them
+            page.wait_for_function(
+                "() => document.querySelector('.jm-root').querySelectorAll('.jm-fws .jm-fw').length >= 2",
+                timeout=60_000,
+            )
+            page.wait_for_function(
+                "() => document.querySelector('.jm-root').querySelectorAll('.jm-task-edge').length >= 2", timeout=60_000
+            )
+            shot(page, dash, "live-cluster-running.png")
+            select_tab(dash, "offers")
+            page.wait_for_function(
+                "() => new Set([...document.querySelector('.jm-root').querySelectorAll('.jm-offer')]"
+                ".map(e => e.dataset.fw)).size >= 2",
+                timeout=60_000,
+            )
+            assert {"analytics", "web-batch"} <= _offer_frameworks(dash)
+            shot(page, dash, "live-offers.png")
+            # the notebook kills agent-3 a few seconds in; missed health checks make it dead
+            select_tab(dash, "cluster")
+            page.wait_for_selector(".jm-root .jm-agent.dead[data-agent='agent-3']", timeout=60_000)
+            fill = dash.locator(".jm-agent.dead .jm-card").first.evaluate("e => getComputedStyle(e).fill")
+            assert fill.replace(" ", "") == "rgb(253,236,234)", fill
+            shot(page, dash, "live-cluster-agent-killed.png")
+            for view in ("allocation", "tasks", "locality", "trace"):
+                select_tab(dash, view)
+                time.sleep(0.5)
+                shot(page, dash, f"live-{view}.png")
+            assert dash.locator(".jm-task").count() > 5
+            assert dash.locator(".jm-locality-row[data-fw='analytics']").count() == 1
+            # the second, smaller dashboard (two views) of the last cell is live too
+            second = page.locator(".jm-root").nth(1)
+            second.locator(".jm-tab[data-view='allocation']").click()
+            second.locator(".jm-allocation").wait_for()
+            shot(page, second, "live-two-views.png")
+
+
+def test_notebook7_renders_the_dashboard(lab_root: Path) -> None:
+    """Notebook 7 shares JupyterLab's widget manager; the same view must render there."""
+    _copy("replay.ipynb", lab_root)
+    with jupyterlab(lab_root) as server, chromium(lab_root / ".chromium") as context:
+        base, token = server.split("|")
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{base}/notebooks/replay.ipynb?token={token}")
+        with evidence(page, "notebook7"):
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+            run_all(page, server)
+            dash = page.locator(".jm-root").first
+            dash.wait_for(timeout=120_000)
+            dash.locator(".jm-agent.dead").wait_for()
+            shot(page, dash, "notebook7-replay.png")

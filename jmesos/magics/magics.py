@@ -14,6 +14,7 @@ should read like advice, not like a crash.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import textwrap
 import threading
@@ -182,6 +183,32 @@ def _build_parsers() -> dict[str, MagicArgumentParser]:
 PARSERS = _build_parsers()
 
 
+_EXPR_OPTIONS = re.compile(r"\s--(?:name|role|wait|help)\b|\s-h\b")
+
+
+def _parse_expr(sub: str, line: str) -> argparse.Namespace | None:
+    """``%mesos run EXPR [--name N] [--role R] [--wait]``: EXPR verbatim (quotes kept), then the options.
+
+    Returns None after printing the help when asked for it.
+    """
+    body = line.strip()[len(sub) :]
+    match = _EXPR_OPTIONS.search(body)
+    expr, options = (body[: match.start()], body[match.start() :]) if match else (body, "")
+    try:
+        words = shlex.split(options)
+    except ValueError as exc:
+        raise UsageError(f"cannot read {options.strip()!r}: {exc}; check the quotes") from None
+    if "-h" in words or "--help" in words:
+        print(PARSERS[sub].format_help())
+        return None
+    if not expr.strip():
+        example = "MyFramework()" if sub == "run" else "my_cluster"
+        raise UsageError(f"%mesos {sub} needs an expression, e.g. %mesos {sub} {example}")
+    args = _parse(sub, [*words, "EXPR"])  # the positional is filled in verbatim below
+    args.expr = [expr.strip()]
+    return args
+
+
 def _parse(sub: str, words: list[str]) -> argparse.Namespace:
     """Parse a subcommand's options; a mistake is one line that says where to read more."""
     try:
@@ -256,6 +283,10 @@ class MesosMagics(Magics):
             print(_overview())
             return None
         sub, rest = words[0], words[1:]
+        if sub in ("run", "use"):
+            # EXPR is Python: keep its quotes and spacing, take only the options after it
+            parsed = _parse_expr(sub, line)
+            return None if parsed is None else self._guard(lambda: getattr(self, "_" + sub)(parsed))
         if sub in ("-h", "--help"):
             sub, rest = "help", rest
         parser = PARSERS.get(sub)

@@ -153,7 +153,7 @@ function drawCluster(pane, d, W, H, ctx) {
       n.alive ? `${n.tasks} task${n.tasks === 1 ? "" : "s"}${n.connected ? "" : " · disconnected"}` : "✕ dead");
     let y = 23;
     const barX = 40, barW = cardW - 48;
-    const tipLines = [`agent ${n.id}${n.label !== n.id ? ` (${n.label})` : ""}${n.alive ? "" : " — DEAD: " + n.reason}`];
+    const tipLines = [`agent ${n.id}${n.hostname ? ` on ${n.hostname}` : ""}${n.alive ? "" : " — DEAD: " + n.reason}`];
     for (const b of n.bars || []) {
       sv("text", { x: 8, y: y + 8, class: "jm-sub" }, g, b.name);
       sv("rect", { x: barX, y, width: barW, height: 10, class: "jm-bar-bg" }, g);

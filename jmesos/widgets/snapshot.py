@@ -213,7 +213,9 @@ def cluster_view(state: ClusterState, max_agents: int = 48, column: int = 6) -> 
             {
                 "id": agent.agent_id,
                 "kind": "agent",
-                "label": agent.hostname or agent.agent_id,
+                # the id, not the hostname: local agents share one host, and the id is what %mesos kill-agent takes
+                "label": agent.agent_id,
+                "hostname": agent.hostname,
                 "alive": agent.alive,
                 "connected": agent.connected,
                 "reason": agent.reason,
@@ -388,7 +390,7 @@ def tasks_view(state: ClusterState, window: float = 60.0, max_tasks: int = 600) 
     agents = [
         {
             "id": a.agent_id,
-            "label": a.hostname or a.agent_id,
+            "label": a.agent_id,
             "alive": a.alive,
             "lanes": max(1, len(lanes_end.get(a.agent_id, []))),
         }

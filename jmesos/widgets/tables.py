@@ -349,7 +349,7 @@ def static_html(state: ClusterState, title: str = "jmesos") -> str:
             cells.append(f"<td style='padding:1px 8px'>{name} {_bar_html(parts, agent.total.get(name))}</td>")
         status = "dead: " + agent.reason if not agent.alive else f"{len(agent.tasks)} tasks"
         lines.append(
-            f"<tr style='{style}'><td style='padding:1px 8px'>{html.escape(agent.hostname or agent.agent_id)}</td>"
+            f"<tr style='{style}'><td style='padding:1px 8px'>{html.escape(agent.agent_id)}</td>"
             + "".join(cells)
             + f"<td style='padding:1px 8px'>{html.escape(status)}</td></tr>"
         )

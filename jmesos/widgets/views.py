@@ -224,8 +224,10 @@ class MesosView(anywidget.AnyWidget):
         self.time = float(t)
 
     def close(self) -> None:
-        if self._feed is not None:
-            self._feed.detach(self)
+        """Stop updating and close the front-end views."""
+        feed = getattr(self, "_feed", None)  # close() also runs from __del__ of a half-built view
+        if feed is not None:
+            feed.detach(self)
         super().close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
