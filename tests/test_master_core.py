@@ -37,7 +37,8 @@ def test_accept_launches_on_the_agent_and_returns_the_rest(h):
     (run,) = h.take("A", m.RunTasks)
     assert [t.task_id for t in run.tasks] == ["t1", "t2"]
     assert all(t.agent_id == offer.agent_id for t in run.tasks)
-    # the unused cpus:2 come back promptly (refuse_seconds=0)
+    # the unused cpus:2 come back at the next round (refuse_seconds=0)
+    h.advance(1.0)
     (again,) = h.offers("F")
     assert again.resources == Resources(cpus=2, mem=4096 - 256)
 
@@ -131,6 +132,7 @@ def test_agent_that_misses_health_checks_is_removed_and_its_tasks_lost(h):
     h.add_agent("A", "cpus:2;mem:1024")
     (offer,) = h.offers("F")
     h.send("F", m.Accept(fid, [offer.id], [h.task("t1")], Filters(refuse_seconds=0)))
+    h.advance(1.0)
     assert len(h.offers("F")) == 1  # the rest of the agent is on offer again...
     del h.alive["A"]  # ...when the agent dies silently
     h.advance(1.01)
@@ -274,3 +276,37 @@ def test_a_filter_on_leftovers_lifts_when_the_agent_frees_more(h):
     h.agent_reports("A", fid, "t1", TaskState.TASK_FINISHED)
     (offer,) = h.offers("F")  # ...until the task ends and the agent has cpus to offer again
     assert offer.resources == Resources(cpus=2, mem=1024)
+
+
+def test_ticking_always_moves_the_deadline_forward(h):
+    """A driver ticks at next_deadline(); after a tick it must lie in the future, or the loop would spin."""
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Decline(fid, [offer.id], Filters(refuse_seconds=4.3)))  # expires between two rounds
+    for _ in range(200):
+        now = h.master.next_deadline()
+        h.now = max(h.now, now)
+        h._route(h.master.tick(h.now))
+        assert h.master.next_deadline() > h.now
+        if h.now > 8:
+            break
+    assert h.now > 8
+
+
+def test_a_decline_without_filter_waits_for_the_next_round(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Decline(fid, [offer.id], Filters(refuse_seconds=0)))
+    assert h.offers("F") == []  # not straight back: that would ping-pong
+    h.advance(1.0)
+    assert len(h.offers("F")) == 1
+
+
+def test_an_accept_with_no_tasks_is_a_decline(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], []))
+    assert [e.kind for e in h.events if e.kind.startswith("offer_")] == ["offer_declined"]

@@ -574,7 +574,7 @@ class Master:
                 continue
             offer = record.offer
             self.allocator.recover(fw.id, offer.agent_id, offer.resources, refuse, now)
-            self._dirty_agents.add(offer.agent_id)
+            self._offer_elsewhere(offer.agent_id, refuse)
             self._event(
                 "offer_declined",
                 source=fw.id,
@@ -663,7 +663,7 @@ class Master:
             )
         for record in records:
             self._event(
-                "offer_accepted",
+                "offer_accepted" if launched else "offer_declined",
                 source=fw.id,
                 offer_id=record.offer.id,
                 framework_id=fw.id,
@@ -676,7 +676,16 @@ class Master:
             self._shares_dirty = True
         if remaining:
             self.allocator.recover(fw.id, agent.id, remaining, refuse, now)
-            self._dirty_agents.add(agent.id)
+            self._offer_elsewhere(agent.id, refuse)
+
+    def _offer_elsewhere(self, agent_id: str, refuse: float) -> None:
+        """Declined resources go to other frameworks at once only when a filter keeps them from the decliner.
+
+        Without one, they wait for the next round, as in Mesos: re-offering them
+        at once to the framework that just said no would ping-pong forever.
+        """
+        if refuse > 0:
+            self._dirty_agents.add(agent_id)
 
     def _validate_task(self, fw: _Framework, agent: _Agent, task: Any, remaining: Resources, seen: set[str]) -> str:
         """Why ``task`` cannot launch here, or '' when it can."""
@@ -918,7 +927,7 @@ class Master:
 
     # ------------------------------------------------------------------ revocation and shares
     def _revoke(self, now: float, out: Outbox) -> None:
-        for revocation in self.allocator.revocations(now):
+        for revocation in self.allocator.tick(now):
             agent = self.agents.get(revocation.agent_id)
             if agent is None or agent.peer is None:
                 continue

@@ -48,9 +48,25 @@ def _stop_all() -> None:
 class FrameworkHandle:
     """A framework running in the background (from :meth:`LocalCluster.run_async`)."""
 
-    def __init__(self, driver: SchedulerDriver, scheduler: Scheduler) -> None:
+    def __init__(self, driver: SchedulerDriver, scheduler: Scheduler, cluster: LocalCluster | None = None) -> None:
         self.driver = driver
         self.scheduler = scheduler
+        self._cluster = cluster
+
+    def _settle(self) -> None:
+        """Wait until the event log holds the framework's departure, so it holds everything before it too."""
+        fid = self.framework_id
+        if self._cluster is None or fid is None or not self._cluster.running:
+            return
+        try:
+            self._cluster.wait_for(
+                lambda e: (
+                    e.kind in ("framework_removed", "framework_disconnected") and e.data.get("framework_id") == fid
+                ),
+                timeout=5.0,
+            )
+        except TimeoutError:
+            pass
 
     @property
     def framework_id(self) -> str | None:
@@ -67,11 +83,13 @@ class FrameworkHandle:
             raise TimeoutError(
                 f"framework {self.framework_id!r} still running after {timeout}s; call .stop() to end it"
             )
+        self._settle()
         return self.scheduler
 
     def stop(self, failover: bool = False) -> None:
         self.driver.stop(failover=failover)
         self.driver.join(5.0)
+        self._settle()
 
     def __repr__(self) -> str:
         return f"<FrameworkHandle {self.framework_id or self.driver.framework.name} {self.driver.status}>"
@@ -204,12 +222,13 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ start and stop
     def _encode_policy(self, policy: Any) -> Any:
-        if isinstance(policy, str):
-            from ..core.allocator import make_allocator
+        from ..core.allocator import make_allocator
 
-            make_allocator(policy, **self._policy_options)  # fail here, with the allocator's message, not in the master
+        # fail here, with the allocator's message, not later inside the master process
+        make_allocator(policy, **{"allocation_interval": self.config.allocation_interval, **self._policy_options})
+        if isinstance(policy, str):
             return policy
-        return {"blob": base64.b64encode(dumps_value(policy, "policy")).decode()}
+        return {"blob": base64.b64encode(dumps_value(policy, "policy", by_value=True)).decode()}
 
     def _start(self, timeout: float) -> None:
         spec = {
@@ -257,7 +276,11 @@ class LocalCluster:
             self.stop()
             raise RuntimeError(self._failure("the master did not start"))
         self._hub = Hub(self._secret, "observer")
-        channel = self._hub.connect(*self.address, name="master")
+        try:
+            channel = self._hub.connect(*self.address, name="master")
+        except (OSError, ConnectionError):
+            self.stop()
+            raise RuntimeError(self._failure("the master process exited before it could serve")) from None
         self._hub.send(channel, m.Subscribe(replay=True))
         self._hub.flush()
         self._observer = threading.Thread(target=self._observe, name="jmesos-events", daemon=True)
@@ -413,6 +436,8 @@ class LocalCluster:
     ) -> Scheduler:
         """Run ``scheduler`` as a framework until it calls ``driver.stop()``; returns the scheduler.
 
+        When it returns, :attr:`events` holds everything the framework did.
+
         With ``timeout`` (seconds) the framework is stopped and TimeoutError raised
         if it has not finished by then.  Ctrl-C (interrupt the kernel) stops it too.
         """
@@ -434,6 +459,7 @@ class LocalCluster:
             raise TimeoutError(
                 f"framework {handle.framework_id!r} did not finish within timeout={timeout}s; it was stopped"
             )
+        handle._settle()
         if handle.driver.status == "DRIVER_ABORTED" and handle.driver.errors:
             raise RuntimeError(f"framework {handle.framework_id!r} aborted: {handle.driver.errors[-1]}")
         return scheduler
@@ -451,7 +477,7 @@ class LocalCluster:
         """Start ``scheduler`` as a framework in the background; returns a handle with ``.wait()`` and ``.stop()``."""
         driver = self._driver(scheduler, name, role, failover_timeout, implicit_acknowledgements, framework)
         driver.wait_registered(10.0)
-        return FrameworkHandle(driver, scheduler)
+        return FrameworkHandle(driver, scheduler, self)
 
     # ------------------------------------------------------------------ agents and tasks
     @property

@@ -225,7 +225,7 @@ class SchedulerDriver:
 
     def _callback(self, name: str, *args: Any) -> None:
         method = getattr(self.scheduler, name, None)
-        if method is None:
+        if method is None or self._closing:  # a stopped framework hears nothing more
             return
         try:
             method(self, *args)

@@ -47,7 +47,9 @@ def run_master(
 
     fresh: list[Event] = []
     history: deque[Event] = deque(maxlen=replay_events)
-    master = Master(make_allocator(policy, **dict(policy_options or {})), config, record=fresh.append)
+    config = config or MasterConfig()
+    options = {"allocation_interval": config.allocation_interval, **dict(policy_options or {})}
+    master = Master(make_allocator(policy, **options), config, record=fresh.append)
     peers: dict[str, Channel] = {}
     observers: set[Channel] = set()
     stopping = False

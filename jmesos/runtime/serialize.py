@@ -71,12 +71,18 @@ def _fn_bytes(fn: Callable[..., Any]) -> tuple[str, bytes]:
     return result
 
 
-def dumps_value(value: Any, what: str = "value") -> Blob:
-    """Serialise a value: pickle when possible, dill otherwise."""
-    try:
-        return Blob(b"P" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    except Exception:
-        pass
+def dumps_value(value: Any, what: str = "value", by_value: bool = False) -> Blob:
+    """Serialise a value: pickle when possible, dill otherwise.
+
+    ``by_value=True`` goes straight to dill, which also carries classes
+    defined in a notebook (pickle would name them and fail to find them in
+    another process).
+    """
+    if not by_value:
+        try:
+            return Blob(b"P" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:
+            pass
     try:
         return Blob(b"D" + _dill().dumps(value, recurse=True))
     except Exception as exc:

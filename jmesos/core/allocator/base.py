@@ -125,6 +125,10 @@ class Allocator(ABC):
         """Resources the master should take back (kill tasks) to honour guarantees."""
         return []
 
+    def tick(self, now: float) -> list[Revocation]:
+        """Time passes without a round: expire what is due; returns :meth:`revocations` now due."""
+        return self.revocations(now)
+
     def next_deadline(self) -> float | None:
         """The earliest time a filter expires or a revocation grace period ends (None: nothing pending)."""
         return None
