@@ -49,12 +49,69 @@ TERMINAL = frozenset(
 OUTCOMES = ("pending", "accepted", "declined", "rescinded", "timed_out")
 
 
+_PARSED: dict[Any, Resources] = {}
+
+
 def _resources(value: Any) -> Resources:
-    """Read resources from an event payload; a malformed payload counts as nothing rather than breaking a view."""
-    try:
-        return Resources.coerce(value or None)
-    except (ResourceError, TypeError, ValueError):
+    """Read resources from an event payload; a malformed payload counts as nothing rather than breaking a view.
+
+    Tasks of one framework mostly share a shape, so parsed payloads are
+    cached: parsing is the costliest step of folding a 10,000-task run.
+    """
+    if not value:
         return EMPTY
+    try:
+        key = tuple(value.items()) if isinstance(value, dict) else value
+        cached = _PARSED.get(key)
+    except TypeError:  # unhashable values inside
+        key, cached = None, None
+    if cached is not None:
+        return cached
+    try:
+        parsed = Resources.coerce(value)
+    except (ResourceError, TypeError, ValueError):
+        parsed = EMPTY
+    if key is not None:
+        if len(_PARSED) > 4096:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
+
+
+class _Tally:
+    """A mutable sum of resources (scalars only), cheap to add to and take from.
+
+    What tasks hold changes with every launch and every end; keeping it as
+    immutable :class:`Resources` would allocate three new objects per task
+    state change.  Read it as Resources with :meth:`resources`.
+    """
+
+    __slots__ = ("amounts",)
+
+    def __init__(self) -> None:
+        self.amounts: dict[str, int] = {}
+
+    def add(self, r: Resources) -> None:
+        amounts = self.amounts
+        for k, v in r._scalars.items():
+            amounts[k] = amounts.get(k, 0) + v
+
+    def sub(self, r: Resources) -> None:
+        amounts = self.amounts
+        for k, v in r._scalars.items():
+            left = amounts.get(k, 0) - v
+            if left > 0:
+                amounts[k] = left
+            else:
+                amounts.pop(k, None)
+
+    def resources(self) -> Resources:
+        return Resources._raw(dict(self.amounts), frozenset())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Tally:
+        new = _Tally()
+        new.amounts = dict(self.amounts)
+        return new
 
 
 @dataclass
@@ -65,7 +122,6 @@ class AgentView:
     hostname: str = ""
     total: Resources = EMPTY
     attributes: dict[str, str] = field(default_factory=dict)
-    used: Resources = EMPTY
     offered: Resources = EMPTY
     alive: bool = True
     connected: bool = True
@@ -76,6 +132,12 @@ class AgentView:
     tasks: set[tuple[str, str]] = field(default_factory=set)
     #: ids of the offers of this agent that are outstanding
     offers: set[str] = field(default_factory=set)
+    _used: _Tally = field(default_factory=_Tally, repr=False)
+
+    @property
+    def used(self) -> Resources:
+        """What its live tasks hold."""
+        return self._used.resources()
 
     @property
     def free(self) -> Resources:
@@ -100,8 +162,6 @@ class FrameworkView:
     suppressed: bool = False
     #: the latest dominant share the allocator reported (``shares`` events)
     share: float = 0.0
-    #: resources its live tasks hold
-    used: Resources = EMPTY
     #: how many of its tasks are (non-terminal states) or ended (terminal states) in each state
     task_counts: Counter = field(default_factory=Counter)
     launched: int = 0
@@ -112,6 +172,12 @@ class FrameworkView:
     offers_answered: Counter = field(default_factory=Counter)
     #: order of registration, for stable colours across views
     index: int = 0
+    _used: _Tally = field(default_factory=_Tally, repr=False)
+
+    @property
+    def used(self) -> Resources:
+        """What its live tasks hold."""
+        return self._used.resources()
 
     @property
     def active(self) -> bool:
@@ -246,9 +312,13 @@ class ClusterState:
         self.now: float = 0.0
         self.event_count = 0
         self.kind_counts: Counter = Counter()
+        #: bumped whenever what tasks hold or the cluster's size changes (utilisation is then recomputed)
+        self._changes = 0
         self.total: Resources = EMPTY
-        self.used: Resources = EMPTY
-        self.utilization: dict[str, float] = {}
+        self._used = _Tally()
+        #: the latest utilisation the master reported (``shares`` events); see :attr:`utilization`
+        self._reported_utilization: dict[str, float] = {}
+        self._reported_at = -1
         #: bumped by every :meth:`apply`, so a view can tell whether anything moved since it last drew
         self.version = 0
         self._finished: deque[tuple[str, str]] = deque()
@@ -256,20 +326,36 @@ class ClusterState:
     # ------------------------------------------------------------------ folding
     def apply(self, events: Iterable[Event]) -> ClusterState:
         """Fold ``events`` (in the order they happened) into the state; returns ``self``."""
-        handlers = self._HANDLERS
-        for event in events:
-            if self.start is None:
-                self.start = event.time
-            if event.time > self.now:
-                self.now = event.time
-            self.event_count += 1
-            self.kind_counts[event.kind] += 1
-            if self._keep_history:
-                self.history.append(event)
-            handler = handlers.get(event.kind)
-            if handler is not None:
-                handler(self, event, event.data or {})
+        batch = events if isinstance(events, list) else list(events)
+        if not batch:
+            return self
         self.version += 1
+        if self.start is None:
+            self.start = batch[0].time
+        if self._keep_history:
+            self.history.extend(batch)
+        handlers = self._HANDLERS
+        counts = self.kind_counts
+        remember = self.messages.append
+        now, messages = self.now, 0
+        for event in batch:
+            t = event.time
+            if t > now:
+                now = t
+            kind = event.kind
+            if kind == "message":  # most events: keep them for the trace and move on
+                remember(event)
+                messages += 1
+                continue
+            counts[kind] = counts.get(kind, 0) + 1
+            handler = handlers.get(kind)
+            if handler is not None:
+                self.now = now
+                handler(self, event, event.data or {})
+        if messages:
+            counts["message"] = counts.get("message", 0) + messages
+        self.now = now
+        self.event_count += len(batch)
         return self
 
     @classmethod
@@ -305,6 +391,18 @@ class ClusterState:
         return copy.deepcopy(self)
 
     # ------------------------------------------------------------------ queries
+    @property
+    def used(self) -> Resources:
+        """What all live tasks hold."""
+        return self._used.resources()
+
+    @property
+    def utilization(self) -> dict[str, float]:
+        """Share of each resource in use: the master's latest sample, or (since tasks changed) our own count."""
+        if self._reported_at == self._changes:
+            return dict(self._reported_utilization)
+        return {k: round(v, 4) for k, v in self.used.shares(self.total).items()}
+
     @property
     def elapsed(self) -> float:
         """Seconds from the first event to the latest."""
@@ -385,7 +483,7 @@ class ClusterState:
             added=e.time,
         )
         self.total = self.total + total
-        self._recompute_utilization()
+        self._changes += 1
 
     def _on_agent_removed(self, e: Event, d: dict[str, Any]) -> None:
         agent = self.agents.get(str(d.get("agent_id") or e.source))
@@ -403,7 +501,7 @@ class ClusterState:
                 self._transition(task, "TASK_LOST", e.time, "REASON_AGENT_REMOVED", agent.reason)
         for offer_id in list(agent.offers):
             self._end_offer(offer_id, e.time, "rescinded", f"agent {agent.agent_id} removed")
-        self._recompute_utilization()
+        self._changes += 1
 
     def _on_agent_disconnected(self, e: Event, d: dict[str, Any]) -> None:
         agent = self.agents.get(str(d.get("agent_id") or e.source))
@@ -562,22 +660,25 @@ class ClusterState:
             fw.local += 1
         elif task.local is False:
             fw.remote += 1
-        fw.used = fw.used + task.resources
-        self.used = self.used + task.resources
+        fw._used.add(task.resources)
+        self._used.add(task.resources)
         agent = self._agent(task.agent_id, e.time)
         if agent is not None:
             agent.tasks.add(key)
-            agent.used = agent.used + task.resources
-        self._recompute_utilization()
+            agent._used.add(task.resources)
+        self._changes += 1
 
     def _on_task_state(self, e: Event, d: dict[str, Any]) -> None:
-        framework_id = str(d.get("framework_id") or "")
-        task_id = str(d.get("task_id") or "")
-        state = str(d.get("state") or "")
+        framework_id = d.get("framework_id") or ""
+        task_id = d.get("task_id") or ""
+        state = d.get("state") or ""
         if not task_id or not state:
             return
+        task = self.tasks.get((framework_id, task_id))
+        if task is not None and (task.state == state or task.state in TERMINAL):
+            return  # the usual repeat (STAGING right after launch) or news about a finished task
+        framework_id, task_id, state = str(framework_id), str(task_id), str(state)
         key = (framework_id, task_id)
-        task = self.tasks.get(key)
         reason, message = str(d.get("reason") or ""), str(d.get("message") or "")
         if task is None:
             if reason == "REASON_RECONCILIATION" or state not in TERMINAL:
@@ -591,16 +692,17 @@ class ClusterState:
             self._finished.append(key)
             self._forget_old_tasks()
             return
-        if task.terminal or task.state == state:
-            return
         self._transition(task, state, e.time, reason, message)
 
     def _transition(self, task: TaskView, state: str, time: float, reason: str, message: str) -> None:
-        fw = self._framework(task.framework_id, time)
-        fw.task_counts[task.state] -= 1
-        if fw.task_counts[task.state] <= 0:
-            del fw.task_counts[task.state]
-        fw.task_counts[state] += 1
+        fw = self.frameworks.get(task.framework_id) or self._framework(task.framework_id, time)
+        counts = fw.task_counts
+        left = counts.get(task.state, 0) - 1
+        if left > 0:
+            counts[task.state] = left
+        else:
+            counts.pop(task.state, None)
+        counts[state] = counts.get(state, 0) + 1
         task.state, task.reason, task.message = state, reason, message
         if state == "TASK_RUNNING" and task.started is None:
             task.started = time
@@ -608,19 +710,21 @@ class ClusterState:
             task.finished = time
             self._release(task)
             self._finished.append(task.key)
-            self._forget_old_tasks()
-            self._recompute_utilization()
+            if len(self._finished) > self._limits["max_tasks"]:
+                self._forget_old_tasks()
+            self._changes += 1
 
     def _release(self, task: TaskView) -> None:
         """Give a task's resources back (it ended)."""
         fw = self.frameworks.get(task.framework_id)
         if fw is not None:
-            fw.used = fw.used.subtract_available(task.resources)
-        self.used = self.used.subtract_available(task.resources)
+            fw._used.sub(task.resources)
+        self._used.sub(task.resources)
         agent = self.agents.get(task.agent_id or "")
-        if agent is not None and task.key in agent.tasks:
-            agent.tasks.discard(task.key)
-            agent.used = agent.used.subtract_available(task.resources)
+        key = (task.framework_id, task.task_id)
+        if agent is not None and key in agent.tasks:
+            agent.tasks.discard(key)
+            agent._used.sub(task.resources)
 
     def _forget_old_tasks(self) -> None:
         limit = self._limits["max_tasks"]
@@ -643,14 +747,10 @@ class ClusterState:
                 fw.share = share
         utilization = {str(k): float(v) for k, v in (d.get("utilization") or {}).items() if isinstance(v, (int, float))}
         if utilization:
-            self.utilization = utilization
-        self.series.append(SeriesPoint(e.time, shares, dict(self.utilization)))
+            self._reported_utilization, self._reported_at = utilization, self._changes
+        self.series.append(SeriesPoint(e.time, shares, self.utilization))
 
-    def _recompute_utilization(self) -> None:
-        """Utilisation from the tasks we saw, until (and between) the master's ``shares`` samples."""
-        self.utilization = {k: round(v, 4) for k, v in self.used.shares(self.total).items()}
-
-    def _on_message(self, e: Event, d: dict[str, Any]) -> None:
+    def _on_message(self, e: Event, d: dict[str, Any]) -> None:  # apply() takes the fast path; kept for clarity
         self.messages.append(e)
 
     def _on_error(self, e: Event, d: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ same state through :meth:`Feed.sync`.  Nothing here imports Jupyter.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import weakref
@@ -62,7 +63,12 @@ class Feed:
         self.state = ClusterState(**state_limits)
         self.messages_sent = 0
         self.ticks = 0
+        #: wall seconds and CPU seconds (of the feed's thread) spent folding and pushing: the cost of the views
         self.busy_seconds = 0.0
+        self.cpu_seconds = 0.0
+        #: events received, and wall seconds spent receiving them on the event log's thread
+        self.received = 0
+        self.receive_seconds = 0.0
         self._pending: list[Event] = []
         self._pending_lock = threading.Lock()
         self._state_lock = threading.RLock()
@@ -75,8 +81,11 @@ class Feed:
 
     # -- producer side (the event log's thread): append only -----------------------------
     def _receive(self, batch: list[Event]) -> None:
+        started = time.perf_counter()
         with self._pending_lock:
             self._pending.extend(batch)
+            self.received += len(batch)
+            self.receive_seconds += time.perf_counter() - started
 
     # -- consumer side ----------------------------------------------------------------------
     def sync(self) -> ClusterState:
@@ -117,7 +126,7 @@ class Feed:
 
     def tick(self) -> int:
         """Fold pending events and let each view push; returns the number of messages sent."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         sent = 0
         with self._state_lock:
             state = self.sync()
@@ -134,7 +143,20 @@ class Feed:
         self.messages_sent += sent
         self.ticks += 1
         self.busy_seconds += time.perf_counter() - started
+        self.cpu_seconds += time.thread_time() - cpu
         return sent
+
+    def stats(self) -> dict[str, Any]:
+        """What the views have cost so far (for benchmarks and the curious)."""
+        return {
+            "ticks": self.ticks,
+            "messages_sent": self.messages_sent,
+            "busy_seconds": round(self.busy_seconds, 4),
+            "cpu_seconds": round(self.cpu_seconds, 4),
+            "received": self.received,
+            "receive_seconds": round(self.receive_seconds, 4),
+            "views": len(self._views),
+        }
 
     def period(self) -> float:
         """Seconds between ticks: ``interval``, stretched so all views together stay under the message budget."""
@@ -152,9 +174,14 @@ class Feed:
         return f"<Feed views={len(self._views)} ticks={self.ticks} messages={self.messages_sent}>"
 
 
+#: set when the interpreter exits: no feed may talk to a kernel that is shutting down its sockets
+_EXITING = threading.Event()
+atexit.register(_EXITING.set)
+
+
 def _run(ref: weakref.ref[Feed], stop: threading.Event) -> None:
     """The feed's thread; holds the feed only weakly so a forgotten cluster can be collected."""
-    while True:
+    while not _EXITING.is_set():
         feed = ref()
         if feed is None or feed._closed:
             return
@@ -166,7 +193,7 @@ def _run(ref: weakref.ref[Feed], stop: threading.Event) -> None:
             feed.tick()
         finally:
             del feed
-        if stop.wait(period):
+        if stop.wait(period) or _EXITING.is_set():
             return
 
 

@@ -99,6 +99,7 @@ class MesosView(anywidget.AnyWidget):
         self._lazy = lazy
         self._lock = threading.RLock()
         self._drawn: dict[str, int] = {}
+        self._last_status = ""
         self._feed: Feed | None = None
         self._timeline: Timeline | None = None
         self._replay_state: ClusterState | None = None
@@ -145,13 +146,10 @@ class MesosView(anywidget.AnyWidget):
         return [self.selected] if self.selected in self.views else list(self.views[:1])
 
     def _status_of(self) -> str:
+        """``live`` while the cluster runs, ``stopped`` after (LocalCluster.running), ``replay`` for a saved run."""
         if self._status != "live":
             return self._status
-        for name in ("closed", "stopped"):
-            value = getattr(getattr(self, "_source", None), name, None)
-            if value is True:
-                return "stopped"
-        return "live"
+        return "stopped" if getattr(getattr(self, "_source", None), "running", True) is False else "live"
 
     def _snapshots(self, state: ClusterState, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {
@@ -169,8 +167,10 @@ class MesosView(anywidget.AnyWidget):
     def _push(self, state: ClusterState, force: bool = False) -> int:
         """Send what changed since the last push, as one message; returns 1 if it sent one."""
         names = [n for n in self._visible() if force or self._drawn.get(n) != state.version]
-        if not force and self._drawn.get("header") == state.version and not names:
+        status = self._status_of()
+        if not force and self._drawn.get("header") == state.version and not names and status == self._last_status:
             return 0
+        self._last_status = status
         data = self._snapshots(state, names)
         with self._lock:
             before = {k: getattr(self, k) for k in data}
@@ -181,6 +181,9 @@ class MesosView(anywidget.AnyWidget):
                         setattr(self, key, value)
             for name in data:
                 self._drawn[name] = state.version
+        if status == "stopped" and self._feed is not None:
+            # the cluster is gone: this picture is final, and the feed need not wake for this view again
+            self._feed.detach(self)
         if changed:
             self.messages_sent += 1
             return 1
