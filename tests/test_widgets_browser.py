@@ -342,6 +342,11 @@ def test_live_dashboard_shows_two_frameworks_and_a_killed_agent_turns_red(lab_ro
             second.locator(".jm-tab[data-view='allocation']").click()
             second.locator(".jm-allocation").wait_for()
             shot(page, second, "live-two-views.png")
+            # `cluster` as a cell's last expression: LocalCluster._repr_mimebundle_ -> a third, full dashboard
+            third = page.locator(".jm-root").nth(2)
+            third.wait_for()
+            assert third.locator(".jm-tab").count() == 6
+            third.locator(".jm-agent.dead[data-agent='agent-3']").wait_for()
 
 
 def test_notebook7_renders_the_dashboard(lab_root: Path) -> None:
