@@ -781,28 +781,22 @@ class ClusterState:
 
 
 class Timeline:
-    """A saved run, for scrubbing back and forth in time (the replay slider).
+    """A saved run, for moving back and forth in time (the replay slider).
 
-    Keeps the events sorted by time and a checkpoint of the state every
-    ``checkpoint_every`` events, so :meth:`at` folds at most that many events
-    whatever the time asked for.
+    Keeps the events sorted by time and one *cursor* state: moving forward
+    folds only the events in between (playing a replay costs what the run
+    cost), moving back folds again from the start (about 0.15 s for a
+    10,000-task run's 170,000 events).  Deep-copied checkpoints were tried
+    and cost as much to copy as to refold.
     """
 
-    def __init__(self, events: Iterable[Event], checkpoint_every: int = 2_000, **limits: Any) -> None:
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every={checkpoint_every!r} must be a positive int, e.g. 2000")
+    def __init__(self, events: Iterable[Event], **limits: Any) -> None:
         self.events: list[Event] = sorted(events, key=lambda e: e.time)
         self._times = [e.time for e in self.events]
         self._limits = dict(limits)
         self._limits.setdefault("history", 0)
-        self._every = checkpoint_every
-        self._checkpoints: list[tuple[int, ClusterState]] = [(0, ClusterState(**self._limits))]
-        state = ClusterState(**self._limits)
-        for i in range(0, len(self.events), checkpoint_every):
-            if i:
-                self._checkpoints.append((i, state.copy()))
-            state.apply(self.events[i : i + checkpoint_every])
-        self._final = state
+        self._cursor: ClusterState | None = None
+        self._cursor_n = 0
 
     @property
     def start(self) -> float:
@@ -816,17 +810,19 @@ class Timeline:
         return len(self.events)
 
     def at(self, time: float) -> ClusterState:
-        """The state after every event at or before ``time``; its ``now`` is ``time``."""
+        """The state after every event at or before ``time``; its ``now`` is ``time``.
+
+        The state returned is the timeline's cursor: the next call may move it.
+        Call :meth:`ClusterState.copy` on it to keep a picture.
+        """
         if isinstance(time, bool) or not isinstance(time, (int, float)):
             raise ValueError(f"time={time!r} must be a number of seconds between {self.start:g} and {self.end:g}")
         n = bisect.bisect_right(self._times, time)
-        if n >= len(self.events):
-            state = self._final.copy()
-        else:
-            index = max(i for i, (count, _) in enumerate(self._checkpoints) if count <= n)
-            count, checkpoint = self._checkpoints[index]
-            state = checkpoint.copy()
-            state.apply(self.events[count:n])
+        state = self._cursor
+        if state is None or n < self._cursor_n or (state.start is not None and time < state.now):
+            state, self._cursor_n = ClusterState(**self._limits), 0
+        state.apply(self.events[self._cursor_n : n])
+        self._cursor, self._cursor_n = state, n
         if state.start is not None:
             state.now = max(state.now, time)
         return state
