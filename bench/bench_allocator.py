@@ -56,7 +56,6 @@ def build_decline(agents: int, frameworks: int):
 
 
 def timed_round(alloc, now: float):
-    gc.collect()
     t0 = time.perf_counter()
     decisions = alloc.allocate(now)
     return time.perf_counter() - t0, decisions
@@ -127,10 +126,19 @@ def bench_decline(agents: int, frameworks: int, full: bool, out: dict) -> None:
             rows.append((2 * frameworks - 1, dt, 0))
         print(f"  all filtered: {statistics.median(r[1] for r in rows[-5:]) * 1000:8.1f} ms per round (median of 5)")
     times = [r[1] for r in rows]
-    out["decline_10000x1000_s"] = round(statistics.median(times), 4)
-    out["decline_10000x1000_max_s"] = round(max(times), 4)
-    out["decline_10000x1000_all_filtered_s"] = round(statistics.median(times[-5:]), 4)
-    print(f"decline: median {statistics.median(times):.3f} s, max {max(times):.3f} s per round over {len(rows)} rounds")
+    shape = f"decline_{agents}x{frameworks}"
+    out[f"{shape}_s"] = round(statistics.median(times), 4)
+    out[f"{shape}_max_s"] = round(max(times), 4)
+    out[f"{shape}_all_filtered_s"] = round(statistics.median(times[-min(len(times), 5) :]), 4)
+    out[f"{shape}_rounds"] = len(rows)
+    slowest = sorted(rows, key=lambda r: -r[1])[:3]
+    p99 = sorted(times)[int(0.99 * (len(times) - 1))]
+    out[f"{shape}_p99_s"] = round(p99, 4)
+    print(
+        f"decline: median {statistics.median(times):.3f} s, p99 {p99:.3f} s, max {max(times):.3f} s per round "
+        f"over {len(rows)} rounds; slowest rounds: "
+        + ", ".join(f"#{r} {dt:.3f} s ({n} offers)" for r, dt, n in slowest)
+    )
 
 
 def build_paper(agents: int, frameworks: int):
@@ -158,7 +166,7 @@ def paper_round(agents: int, frameworks: int, repeats: int = 3) -> tuple[float, 
 
 def bench_paper(agents: int, frameworks: int, out: dict) -> None:
     dt, n = paper_round(agents, frameworks)
-    out["paper_50000x200_s"] = round(dt, 4)
+    out[f"paper_{agents}x{frameworks}_s"] = round(dt, 4)
     print(f"paper: {agents} agents x {frameworks} frameworks, all free: {dt:.3f} s per round ({n} offers)")
 
 
