@@ -35,6 +35,8 @@ def noop(x=None):
 
 
 def nap(seconds):
+    import time  # ipyparallel ships __main__ functions without their globals
+
     time.sleep(seconds)
     return seconds
 

@@ -390,3 +390,23 @@ def test_master_and_agent_commands_form_a_cluster(tmp_path):
                 proc.terminate()
                 proc.wait(10)
         master.stdout.close()
+
+
+def test_a_framework_that_fails_over_receives_every_update(cluster):
+    """The scheduler's process 'dies' (abort) while its tasks run; a successor with the same id hears their ends."""
+    tasks = [TaskInfo(name=f"t{i}", resources="cpus:0.5;mem:16", command="sleep 1") for i in range(3)]
+    first = cluster.run_async(Collect(tasks), name="phoenix", failover_timeout=30)
+    cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+    framework_id = first.framework_id
+    first.driver.abort()  # no goodbye: the master keeps the tasks for failover_timeout
+    first.driver.join(5)
+    cluster.wait_for(lambda e: e.kind == "framework_disconnected" and e.data["framework_id"] == framework_id)
+
+    successor = Collect([], stop_when=lambda s: len(s.final) == 3)
+    info = jmesos.FrameworkInfo(name="phoenix", id=framework_id, failover_timeout=30)
+    handle = cluster.run_async(successor, framework=info)
+    handle.wait(30)
+    assert handle.framework_id == framework_id
+    assert {t: s.state for t, s in successor.final.items()} == {f"t{i}": jmesos.TASK_FINISHED for i in range(3)}
+    removed = [e for e in cluster.events.filter("framework_removed") if e.data["framework_id"] == framework_id]
+    assert len(removed) == 1  # only by the successor's own stop, never for the disconnection

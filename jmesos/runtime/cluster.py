@@ -52,19 +52,21 @@ class FrameworkHandle:
         self.driver = driver
         self.scheduler = scheduler
         self._cluster = cluster
+        # departures logged before this run (a predecessor that failed over) do not count
+        self._earlier = {id(e) for e in cluster.events if self._is_departure(e)} if cluster is not None else set()
+
+    def _is_departure(self, event: Event) -> bool:
+        return (
+            event.kind in ("framework_removed", "framework_disconnected")
+            and event.data.get("framework_id") == self.framework_id
+        )
 
     def _settle(self) -> None:
         """Wait until the event log holds the framework's departure, so it holds everything before it too."""
-        fid = self.framework_id
-        if self._cluster is None or fid is None or not self._cluster.running:
+        if self._cluster is None or self.framework_id is None or not self._cluster.running:
             return
         try:
-            self._cluster.wait_for(
-                lambda e: (
-                    e.kind in ("framework_removed", "framework_disconnected") and e.data.get("framework_id") == fid
-                ),
-                timeout=5.0,
-            )
+            self._cluster.wait_for(lambda e: self._is_departure(e) and id(e) not in self._earlier, timeout=5.0)
         except TimeoutError:
             pass
 

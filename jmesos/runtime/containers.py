@@ -641,3 +641,34 @@ def make_isolator(mode: str = "auto", cpu_quota: bool = False) -> Isolator:
             "run the agent where it may create cgroups, or use isolation='auto' or 'rlimit'"
         )
     return RlimitIsolator(cpu_quota)
+
+
+def warm_up_attach() -> None:
+    """Pay the first cgroup attach of this process now, so the agents forked from it do not.
+
+    On these kernels the first time a process moves a child into a cgroup
+    costs 10-20 ms (a one-off kernel set-up inherited across fork); after it,
+    an attach costs a fraction of a millisecond.  The supervisor calls this
+    once before forking agents, so no framework's first task waits for it.
+    Does nothing where cgroups are not writable.
+    """
+    isolator = _try_v1(False) or _try_v2(False)
+    if isolator is None:
+        return
+    container = isolator.container("warm")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(write_end)
+        os.read(read_end, 1)
+        os._exit(0)
+    os.close(read_end)
+    try:
+        container.add(pid)
+    except OSError:
+        pass
+    finally:
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        container.destroy(1.0)
+        isolator.cleanup()

@@ -32,7 +32,7 @@ import sys
 import time
 from typing import Any
 
-from .containers import cleanup_agent_cgroups
+from .containers import cleanup_agent_cgroups, warm_up_attach
 
 __all__ = ["main"]
 
@@ -179,6 +179,8 @@ def main() -> int:
         proc.start()
         processes[proc.pid] = proc
 
+    if spec.get("agent_options", {}).get("isolation", "auto") in ("auto", "cgroups"):
+        warm_up_attach()
     for agent_spec in spec.get("agents", []):
         start_agent(agent_spec)
 

@@ -32,7 +32,6 @@ cluster = jmesos.LocalCluster(
     mem="1GiB",  # three small machines, 2 cpus and 1 GiB each
     allocation_interval=0.2,  # the master hands out offers every 0.2 s (Mesos's default is 1 s)
     ping_interval=0.25,  # health checks every 0.25 s, so a dead agent is noticed quickly
-    policy_options={"allocation_interval": 0.2},  # tell the allocator the same interval (see docs/teaching.md)
     seed=0,  # everyone's cluster makes the same choices
 )
 print(cluster)

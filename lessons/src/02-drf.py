@@ -93,7 +93,6 @@ def finish(cluster, *handles):
 paper = jmesos.LocalCluster(
     agents=0,  # no machine yet: both frameworks register first, so neither gets a head start
     allocation_interval=0.2,
-    policy_options={"allocation_interval": 0.2},  # tell the allocator the same interval (see docs/teaching.md)
     seed=0,
 )
 a = paper.run_async(OneTaskAtATime(need["A"]), name="A")
@@ -166,7 +165,7 @@ def experiment(policy, options=None, weights=None):
         agents=0,
         allocation_interval=0.2,
         policy=policy,
-        policy_options={"allocation_interval": 0.2, **(options or {})},
+        policy_options=options,
         seed=0,
     )
     handles = [cluster.run_async(OneTaskAtATime(shape), name=name, role=name.lower()) for name, shape in shapes.items()]

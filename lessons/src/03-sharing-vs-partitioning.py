@@ -76,14 +76,12 @@ my_prediction = "ml"
 partitions = {"batch": ["agent-1", "agent-2"], "ml": ["agent-3"], "web": ["agent-4"]}
 settings = dict(agents=4, cpus=2, mem="2GiB", allocation_interval=0.2, seed=0)
 
-with jmesos.LocalCluster(
-    **settings, policy="static", policy_options={"allocation_interval": 0.2, "partitions": partitions}
-) as cluster:
+with jmesos.LocalCluster(**settings, policy="static", policy_options={"partitions": partitions}) as cluster:
     run_workload(cluster, workload)
     static_log = cluster.events
 print("partitioned run done:", len(static_log), "events")
 
-with jmesos.LocalCluster(**settings, policy="drf", policy_options={"allocation_interval": 0.2}) as cluster:
+with jmesos.LocalCluster(**settings, policy="drf") as cluster:
     run_workload(cluster, workload)
     shared_log = cluster.events
 print("shared run done:", len(shared_log), "events")
