@@ -542,3 +542,35 @@ def test_explanations_are_plain_json():
     assert d.details["skipped"][0]["until"] is None
     text = json.dumps({"explanation": d.explanation, "details": d.details, "round": alloc.last_round}, allow_nan=False)
     assert json.loads(text)["details"]["framework_id"] == "B"
+
+
+def test_a_filter_on_leftovers_lifts_when_the_agent_has_more_to_offer():
+    """Mesos's RefusedOfferFilter: a decline filter holds only while the agent offers no more than was refused."""
+    alloc = make_allocator()
+    for f in ("f1", "f2", "f3"):
+        alloc.add_framework(f)
+    alloc.add_agent("a", R(cpus=4, mem=4096))
+    (d,) = alloc.allocate(0.0)
+    task = R(cpus=3, mem=1024)
+    leftover = d.resources - task
+    alloc.recover(d.framework_id, "a", leftover, 60.0, 0.0)  # accepted a task, refused the rest for 60 s
+    for f in ("f2", "f3"):  # the others refuse the same leftovers: one grouped record
+        (d2,) = alloc.allocate(1.0)
+        assert (d2.framework_id, d2.resources) == (f, leftover)
+        alloc.recover(f, "a", d2.resources, 60.0, 1.0)
+    assert alloc.allocate(2.0) == []
+    assert len(alloc._agents["a"].refused) == 1
+    alloc.recover("f1", "a", task, None, 3.0)  # the task ends: the agent has more than anyone refused
+    assert alloc.filters() == {}
+    (d3,) = alloc.allocate(3.0)
+    assert d3.resources == R(cpus=4, mem=4096)
+
+
+def test_a_filter_without_refused_resources_stays_until_it_expires():
+    alloc = make_allocator()
+    alloc.add_framework("f")
+    alloc.add_agent("a", AGENT)
+    alloc.allocate(0.0)
+    alloc.recover("f", "a", R(), 30.0, 0.0)  # a filter about nothing in particular (e.g. from the bench)
+    alloc.recover("f", "a", AGENT, None, 0.0)
+    assert alloc.filters() == {"f": {"a": 30.0}}

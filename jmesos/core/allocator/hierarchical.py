@@ -628,7 +628,8 @@ class HierarchicalAllocator(Allocator):
         elif resources and fw is not None:
             self._error(f"recover: framework {framework_id!r} holds nothing on agent {agent_id!r}; ignored {resources}")
         if fw is not None and refuse_seconds is not None and refuse_seconds > 0:
-            self._add_filter(fw, agent, float(refuse_seconds), now, resources)
+            # a refusal of nothing in particular is a plain filter, not one about resources
+            self._add_filter(fw, agent, float(refuse_seconds), now, resources or None)
 
     def _give_back(self, agent: AgentState, role: str, res: Resources) -> None:
         """Return ``res`` to the agent's free pool: its role's reservation first, the rest unreserved."""
@@ -692,10 +693,12 @@ class HierarchicalAllocator(Allocator):
             expiry = now + self.allocation_interval + _EPSILON
         agent.filters[expiry] = agent.filters.get(expiry, 0) | fw.bit
         agent.filtered |= fw.bit
+        bit = fw.bit
+        if agent.refused:  # a framework's latest refusal on an agent replaces its earlier one
+            self._forget_refused(agent, bit)
         if refused is not None:
-            agent.refused[fw.bit] = refused
-        else:
-            agent.refused.pop(fw.bit, None)
+            # grouped by value: in a busy cluster many frameworks refuse the same leftovers of an agent
+            agent.refused[refused] = agent.refused.get(refused, 0) | bit
         self._filtered_agents.add(agent.id)
         if expiry != _INF:
             ids = self._expiring.get(expiry)
@@ -719,6 +722,7 @@ class HierarchicalAllocator(Allocator):
                 agent.filtered = m
                 if not agent.filters:
                     self._filtered_agents.discard(agent_id)
+                    agent.refused.clear()
 
     def _clear_filters(self, fw: FrameworkState) -> None:
         bit = fw.bit
@@ -729,29 +733,60 @@ class HierarchicalAllocator(Allocator):
             elif agent.filtered & bit:
                 self._drop_filter(agent, bit)
 
-    def _drop_filter(self, agent: AgentState, bit: int) -> None:
-        """Lift every filter of the framework with slot ``bit`` on ``agent``."""
-        keep = ~bit
+    def _drop_filter(self, agent: AgentState, bits: int) -> None:
+        """Lift every filter of the frameworks in the bitmask ``bits`` on ``agent``."""
+        keep = ~bits
         for expiry, mask in list(agent.filters.items()):
-            if mask & bit:
+            if mask & bits:
                 mask &= keep
                 if mask:
                     agent.filters[expiry] = mask
                 else:
                     del agent.filters[expiry]
         agent.filtered &= keep
-        agent.refused.pop(bit, None)
+        if agent.refused:
+            self._forget_refused(agent, bits)
         if not agent.filters:
             self._filtered_agents.discard(agent.id)
 
+    @staticmethod
+    def _forget_refused(agent: AgentState, bits: int) -> None:
+        keep = ~bits
+        for res, mask in list(agent.refused.items()):
+            if mask & bits:
+                mask &= keep
+                if mask:
+                    agent.refused[res] = mask
+                else:
+                    del agent.refused[res]
+
     def _lift_outgrown_filters(self, agent: AgentState) -> None:
-        """Lift the filters whose refused resources no longer hold all the agent has to offer."""
-        for bit, refused in list(agent.refused.items()):
-            fw = self._slots.get(bit.bit_length() - 1)
-            if not agent.filtered & bit or fw is None:
-                agent.refused.pop(bit, None)
-            elif not agent.available_for(fw.role) <= refused:
-                self._drop_filter(agent, bit)
+        """Lift the filters whose refused resources no longer hold all the agent has to offer.
+
+        Costs one comparison per distinct refused value (not per framework), so
+        an agent a thousand frameworks have declined is checked in one step.
+        """
+        for res, mask in list(agent.refused.items()):
+            live = mask & agent.filtered  # filters that expired or were revived leave stale bits
+            if not live:
+                del agent.refused[res]
+                continue
+            if live != mask:
+                agent.refused[res] = live
+            if not agent.rfree:
+                if not agent.free <= res:
+                    self._drop_filter(agent, live)
+                continue
+            outgrown = 0  # with reservations, what a framework could be offered depends on its role
+            m = live
+            while m:
+                low = m & -m
+                m ^= low
+                fw = self._slots.get(low.bit_length() - 1)
+                if fw is None or not agent.available_for(fw.role) <= res:
+                    outgrown |= low
+            if outgrown:
+                self._drop_filter(agent, outgrown)
 
     def filters(self, framework_id: str | None = None) -> dict[str, dict[str, float]]:
         """Active decline filters: framework id → {agent id → until (inf: until revive)}."""

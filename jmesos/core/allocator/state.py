@@ -118,9 +118,9 @@ class AgentState:
         self.filters: dict[float, int] = {}
         #: union of ``filters`` values: frameworks that must not be offered this agent now
         self.filtered = 0
-        #: framework slot bit -> the resources it refused here; its filter only holds while what the
-        #: agent has to offer fits inside them (Mesos's RefusedOfferFilter)
-        self.refused: dict[int, Resources] = {}
+        #: resources refused here -> bitmask of the frameworks that refused them; such a filter only
+        #: holds while what the agent has to offer fits inside them (Mesos's RefusedOfferFilter)
+        self.refused: dict[Resources, int] = {}
         #: whether any free resources here reach the minimum offer size
         self.offerable = False
         #: frameworks' bitmask this agent is pinned to (static partitioning), or -1 for anyone
