@@ -24,6 +24,10 @@ from .wire import Channel, Hub
 
 __all__ = ["run_master"]
 
+#: Events reach observers in batches at most this often: a busy cluster wakes the notebook
+#: kernel fifty times a second, not once per task, leaving the CPU to the frameworks.
+STREAM_INTERVAL = 0.02
+
 
 def run_master(
     secret: bytes,
@@ -46,6 +50,8 @@ def run_master(
         return time.monotonic() - start
 
     fresh: list[Event] = []
+    unsent: list[Event] = []
+    last_streamed = -STREAM_INTERVAL
     history: deque[Event] = deque(maxlen=replay_events)
     config = config or MasterConfig()
     options = {"allocation_interval": config.allocation_interval, **dict(policy_options or {})}
@@ -72,7 +78,10 @@ def run_master(
 
     while not stopping:
         now = clock()
-        timeout = 0.0 if fresh else max(0.0, min(master.next_deadline() - now, 1.0))
+        deadline = master.next_deadline()
+        if unsent:
+            deadline = min(deadline, last_streamed + STREAM_INTERVAL)
+        timeout = max(0.0, min(deadline - now, 1.0))
         for event in hub.poll(timeout):
             now = clock()
             channel = event.channel
@@ -106,9 +115,15 @@ def run_master(
         if master.next_deadline() <= now:
             route(master.tick(now))
         if fresh:
-            batch = list(fresh)
+            history.extend(fresh)
+            unsent.extend(fresh)
             fresh.clear()
-            history.extend(batch)
+        if unsent and (now - last_streamed >= STREAM_INTERVAL or len(unsent) >= 5000):
             for observer in observers:
-                hub.send(observer, m.EventBatch(batch))
+                hub.send(observer, m.EventBatch(unsent))
+            unsent = []
+            last_streamed = now
+    if unsent:
+        for observer in observers:
+            hub.send(observer, m.EventBatch(unsent))
     hub.shutdown()
