@@ -410,3 +410,18 @@ def test_a_framework_that_fails_over_receives_every_update(cluster):
     assert {t: s.state for t, s in successor.final.items()} == {f"t{i}": jmesos.TASK_FINISHED for i in range(3)}
     removed = [e for e in cluster.events.filter("framework_removed") if e.data["framework_id"] == framework_id]
     assert len(removed) == 1  # only by the successor's own stop, never for the disconnection
+
+
+def test_a_policy_written_in_the_notebook_runs_the_live_master():
+    """A policy class registered by name in this process (a notebook) is shipped to the master by value."""
+
+    @jmesos.register_policy("newest-first")
+    class NewestFirst(jmesos.Policy):
+        def order(self, agent, candidates, view):
+            return list(reversed(candidates))
+
+    with jmesos.LocalCluster(agents=1, cpus=2, mem="512MiB", policy="newest-first") as cluster:
+        assert len(cluster.run(Squares(4), name="sq", timeout=30).results) == 4
+        explanation = cluster.events.filter("offer")[0].data["explanation"]
+        assert "newest-first" in explanation
+        assert not cluster.events.filter("error")

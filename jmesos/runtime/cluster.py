@@ -224,12 +224,14 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ start and stop
     def _encode_policy(self, policy: Any) -> Any:
-        from ..core.allocator import make_allocator
+        from ..core.allocator import BUILTIN_POLICIES, get_policy, make_allocator
 
         # fail here, with the allocator's message, not later inside the master process
         make_allocator(policy, **{"allocation_interval": self.config.allocation_interval, **self._policy_options})
         if isinstance(policy, str):
-            return policy
+            if policy in BUILTIN_POLICIES:
+                return policy
+            policy = get_policy(policy)  # registered in this process only: the master gets the class itself
         return {"blob": base64.b64encode(dumps_value(policy, "policy", by_value=True)).decode()}
 
     def _start(self, timeout: float) -> None:
