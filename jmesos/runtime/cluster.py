@@ -297,6 +297,15 @@ class LocalCluster:
         if len(self._agent_pids) < want:
             self.stop()
             raise RuntimeError(self._failure(f"only {len(self._agent_pids)} of {want} agents registered"))
+        # ready means the event log shows every agent too (tables and views read only the log)
+        for agent_id in list(self._agent_pids):
+            self._wait_for_agent_event(agent_id, max(0.5, deadline - time.monotonic()))
+
+    def _wait_for_agent_event(self, agent_id: str, timeout: float) -> None:
+        try:
+            self.wait_for(lambda e: e.kind == "agent_added" and e.data.get("agent_id") == agent_id, timeout)
+        except TimeoutError:
+            pass  # the agent is up; its event is late, which only views notice
 
     def _failure(self, what: str) -> str:
         logs = []
@@ -528,6 +537,7 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     raise RuntimeError(self._failure("the new agent did not register"))
             (agent_id,) = set(self._agent_pids) - before
+        self._wait_for_agent_event(agent_id, timeout)
         return agent_id
 
     def kill_agent(self, agent_id: str) -> None:
