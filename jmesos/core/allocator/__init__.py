@@ -3,7 +3,8 @@
 - :class:`Allocator` — the interface the master calls (events in, offers out);
 - :class:`HierarchicalAllocator` — the mechanics every policy shares: decline
   filters, suppress/revive, minimum offer size, reservations, quota,
-  revocation, explanations, checking a policy's answers;
+  revocation, explanations, checking a policy's answers (its parts in
+  ``filters``, ``reservations``, ``quota`` and ``explain``);
 - :class:`Policy` and the built-ins :class:`DRF` (default), :class:`Priority`,
   :class:`FairShare` (one resource), :class:`Lottery`,
   :class:`StaticPartition` — who comes first;
@@ -48,7 +49,8 @@ it as an ``error`` event and clears it.
 """
 
 from .base import Allocator, OfferDecision, Revocation
-from .hierarchical import FOREVER, HierarchicalAllocator
+from .filters import FOREVER
+from .hierarchical import HierarchicalAllocator
 from .policies import DRF, AgentView, ClusterView, FairShare, Lottery, Policy, Priority, StaticPartition
 from .registry import BUILTIN_POLICIES, get_policy, make_allocator, policy_names, register_policy
 from .sorter import Sorter

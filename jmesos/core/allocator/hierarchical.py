@@ -22,12 +22,16 @@ How a round works (``allocate(now, agent_ids)``), like Mesos:
    progressive filling).  The framework keeps what it uses and the master
    gives the rest back with :meth:`recover`.
 
-Quota follows the paper rather than Mesos 1.x: a role below its guarantee is
-offered first, and if it still starves for ``revocation_grace`` seconds,
-:meth:`revocations` asks the master to kill tasks of roles above their own
-guarantee.  Unused guarantees are not held back from other roles (Mesos's
-"headroom"): sharing stays elastic, and revocation restores the guarantee.
-A limit is hard: offers are cut to fit under it.
+Quota (guarantees first, limits cut offers, revocation after
+``revocation_grace``) is explained in :mod:`.quota`.
+
+The concepts around the round live in their own modules; this one keeps the
+allocator's state, its event handlers and the round itself:
+
+- :mod:`.filters` — decline filters (expiry heap, revive, refused resources);
+- :mod:`.reservations` — an agent's free pools, unreserved and reserved per role;
+- :mod:`.quota` — guarantees, limits and the revocations that restore a guarantee;
+- :mod:`.explain` — the sentence and JSON details of every decision, the round summary.
 
 The allocator is pure: ``now`` comes in, nothing reads a clock.  It is fast
 because it never builds a ``Resources`` in the hot loop, keeps shares
@@ -46,31 +50,24 @@ from typing import Any, Union
 
 from ..resources import Resources, ResourcesLike
 from .base import Allocator, OfferDecision, Revocation
+from .explain import HEAD, explain_offer, round_summary
+from .filters import FOREVER, DeclineFilters
 from .policies import DRF, AgentView, ClusterView, Policy, _dominant
+from .quota import Quota, below_guarantee, plan_revocations
+from .reservations import apply_reservation, give_back, take_available, take_exact
 from .sorter import Sorter
 from .state import AgentState, FrameworkState, RoleState, to_resources
 
 __all__ = ["HierarchicalAllocator", "FOREVER"]
 
 _EMPTY = Resources()
-_INF = math.inf
-#: a decline filter at least this long (about 31.7 years) never expires; only revive clears it
-FOREVER = 1e9
 #: Mesos's smallest useful offer: at least this many cpus or this much memory (MiB), in thousandths
 _MIN_CPUS = 10
 _MIN_MEM = 32_000
-#: a short filter outlives the next full round by this much (seconds)
-_EPSILON = 1e-6
-#: how many frameworks of the order an explanation lists
-_HEAD = 5
 #: how many errors the allocator remembers
 _MAX_ERRORS = 200
 
 PolicyLike = Union[str, Policy, type]
-
-
-def _fmt_time(t: float) -> str:
-    return "it revives" if t == _INF else f"t={t:.1f} s"
 
 
 def _positive_number(field: str, value: Any, *, allow_zero: bool = False) -> float:
@@ -79,17 +76,6 @@ def _positive_number(field: str, value: Any, *, allow_zero: bool = False) -> flo
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{field}={value!r} must be {'>= 0' if allow_zero else '> 0'}, e.g. {field}=1")
     return float(value)
-
-
-class _Quota:
-    """A role's quota: a guarantee (resources or a fraction of the cluster) and a limit."""
-
-    __slots__ = ("guarantee", "fraction", "limit")
-
-    def __init__(self, guarantee: Resources | None, fraction: float | None, limit: Resources | None):
-        self.guarantee = guarantee
-        self.fraction = fraction
-        self.limit = limit
 
 
 class HierarchicalAllocator(Allocator):
@@ -151,13 +137,14 @@ class HierarchicalAllocator(Allocator):
         self._next_slot = 0
         #: bitmask of frameworks that are active and not suppressed
         self._eligible = 0
-        self._expiry_heap: list[float] = []
-        self._expiring: dict[float, set[str]] = {}
-        self._filtered_agents: set[str] = set()
+        #: the decline filters' cluster-wide index (the per-agent masks are on the agents)
+        self._filters = DeclineFilters(self._agents, self._slots)
         #: framework id -> agents whose ``used`` named it before it registered
         self._orphans: dict[str, set[str]] = {}
         self._reservations: dict[str, dict[str, Resources]] = {}
-        self._quota: dict[str, _Quota] = {}
+        #: role -> its quota; a plain dict because the round tests ``quota and fw.role in quota`` per offer
+        self._quota: dict[str, Quota] = {}
+        #: role -> since when it has been below its guarantee with nothing it could be offered
         self._starving: dict[str, float] = {}
         self._dirty_shares = False
         self._dirty_owners = True
@@ -289,7 +276,7 @@ class HierarchicalAllocator(Allocator):
             if agent is None or framework_id in agent.alloc:
                 continue
             res = self._coerce(res, f"used[{agent_id!r}]")
-            taken = self._take_available(agent, role, res)
+            taken = take_available(agent, role, res)
             if taken:
                 agent.alloc[framework_id] = [taken]
                 self._add_vectors(fw, r, taken._scalars, 1)
@@ -307,10 +294,10 @@ class HierarchicalAllocator(Allocator):
         if fw.alloc:  # the master should have recovered these; free them anyway
             for agent in self._agents.values():
                 for piece in agent.alloc.pop(framework_id, ()):
-                    self._give_back(agent, fw.role, piece)
+                    give_back(agent, fw.role, piece)
                     self._add_vectors(fw, role, piece._scalars, -1)
                     self._update_offerable(agent)
-        self._clear_filters(fw)
+        self._filters.clear(fw.bit)
         self._eligible &= ~fw.bit
         self._remove_order(fw, role)
         del role.frameworks[framework_id]
@@ -347,7 +334,7 @@ class HierarchicalAllocator(Allocator):
         fw = self._frameworks.get(framework_id)
         if fw is not None:
             fw.suppressed = False
-            self._clear_filters(fw)
+            self._filters.clear(fw.bit)
             if fw.active:
                 self._eligible |= fw.bit
 
@@ -387,13 +374,13 @@ class HierarchicalAllocator(Allocator):
         self._agents[agent_id] = agent
         for role, res in self._reservations.get(agent_id, {}).items():
             try:
-                self._apply_reservation(agent, role, res)
+                apply_reservation(agent, role, res)
             except ValueError as exc:  # a configuration mistake must not stop the agent joining
                 self._error(f"reservation ignored: {exc}")
         for framework_id, res in (used or {}).items():
             res = self._coerce(res, f"used[{framework_id!r}]")
             fw = self._frameworks.get(framework_id)
-            taken = self._take_available(agent, fw.role if fw else "*", res)
+            taken = take_available(agent, fw.role if fw else "*", res)
             if not taken:
                 continue
             agent.alloc[framework_id] = [taken]
@@ -428,7 +415,7 @@ class HierarchicalAllocator(Allocator):
                 tot[k] = left
             else:
                 tot.pop(k, None)
-        self._filtered_agents.discard(agent_id)
+        self._filters.forget_agent(agent_id)
         self._dirty_shares = True
         self._dirty_owners = True
 
@@ -484,20 +471,8 @@ class HierarchicalAllocator(Allocator):
         self._reservations.setdefault(agent_id, {})[role] = res
         agent = self._agents.get(agent_id)
         if agent is not None:
-            self._apply_reservation(agent, role, res)
+            apply_reservation(agent, role, res)
             self._update_offerable(agent)
-
-    def _apply_reservation(self, agent: AgentState, role: str, res: Resources) -> None:
-        had = agent.reserved.get(role, _EMPTY)
-        if had:  # undo the old reservation's free part first
-            agent.free = agent.free + agent.rfree.get(role, _EMPTY)
-        if not res <= agent.free:
-            raise ValueError(
-                f"cannot reserve {res} of agent {agent.id!r} for role {role!r}: only {agent.free} is free and unreserved"
-            )
-        agent.free = agent.free - res
-        agent.reserved[role] = res
-        agent.rfree[role] = res
 
     # ======================================================================================
     # quota
@@ -516,52 +491,78 @@ class HierarchicalAllocator(Allocator):
         revoked for them.  ``limit`` caps what the role's frameworks hold:
         offers are cut to fit and stop once it is reached.
         """
-        if not isinstance(role, str) or not role:
-            raise ValueError(f"role={role!r} must be a non-empty string, e.g. role='prod'")
-        fraction: float | None = None
-        g: Resources | None = None
-        if isinstance(guarantee, (int, float)) and not isinstance(guarantee, bool):
-            if not (0 < guarantee <= 1):
-                raise ValueError(
-                    f"quota guarantee={guarantee!r} for role {role!r}: a fraction must be in (0, 1], e.g. 0.5"
-                )
-            fraction = float(guarantee)
-        elif guarantee is not None:
-            g = self._coerce(guarantee, f"quota[{role!r}].guarantee") or None
-        lim = None if limit is None else self._coerce(limit, f"quota[{role!r}].limit")
-        if g is not None and lim is not None and not g <= lim:
-            raise ValueError(f"quota for role {role!r}: guarantee {g} exceeds limit {lim}; raise the limit")
-        if g is None and fraction is None and lim is None:
+        q = Quota.parse(role, guarantee, limit)
+        if q is None:
             self._quota.pop(role, None)
             self._starving.pop(role, None)
         else:
-            self._quota[role] = _Quota(g, fraction, lim)
+            self._quota[role] = q
         self._rebuild_order()
 
     def quota(self) -> dict[str, dict[str, Any]]:
         """Each role's quota, as given."""
-        out = {}
-        for role, q in self._quota.items():
-            out[role] = {
-                "guarantee": q.fraction if q.fraction is not None else q.guarantee,
-                "limit": q.limit,
-            }
-        return out
-
-    def _guarantee(self, role: str) -> dict[str, int] | None:
-        q = self._quota.get(role)
-        if q is None:
-            return None
-        if q.fraction is not None:
-            return {k: int(v * q.fraction) for k, v in self._total.items()}
-        return dict(q.guarantee._scalars) if q.guarantee else None
+        return {role: q.as_given() for role, q in self._quota.items()}
 
     def _below_guarantee(self, role: RoleState) -> bool:
-        g = self._guarantee(role.name)
-        if not g:
-            return False
-        alloc = role.alloc
-        return any(alloc.get(k, 0) < v for k, v in g.items())
+        """Whether ``role`` is below its guarantee (then the order puts it first)."""
+        return below_guarantee(self._quota, role, self._total)
+
+    # ======================================================================================
+    # revocation
+    # ======================================================================================
+    def _track_starvation(self, now: float) -> None:
+        """Note since when each role with quota has been below its guarantee with nothing to be offered.
+
+        A role that could be offered something is not starving, only waiting
+        for its turn; revoking for it would kill tasks for nothing.
+        """
+        if self.revocation_grace is None:
+            return
+        for role_name in self._quota:
+            role = self._roles.get(role_name)
+            hungry = (
+                role is not None
+                and role.members & self._eligible
+                and self._below_guarantee(role)
+                and not self._can_be_offered(role)
+            )
+            if hungry:
+                self._starving.setdefault(role_name, now)
+            else:
+                self._starving.pop(role_name, None)
+
+    def _can_be_offered(self, role: RoleState) -> bool:
+        """Whether some offerable agent is open to an eligible framework of ``role`` (then it is not starving)."""
+        members = role.members & self._eligible
+        for agent in self._agents.values():
+            if agent.offerable and members & ~agent.filtered:
+                if not agent.rfree or self._reservation_mask(agent) & members:
+                    return True
+        return False
+
+    def revocations(self, now: float) -> list[Revocation]:
+        """Tasks to kill so a role below its guarantee gets it, once it has starved for ``revocation_grace``.
+
+        Victims are the frameworks of roles above their own guarantee (no
+        quota: a guarantee of nothing), most over-served first; a victim is
+        never taken below its own guarantee.  After asking, the role's grace
+        period starts again.
+        """
+        if self.revocation_grace is None or not self._starving:
+            return []
+        return plan_revocations(
+            now, self.revocation_grace, self._starving, self._quota, self._roles, self._agents, self._total
+        )
+
+    def next_deadline(self) -> float | None:
+        """The next time something changes by itself: a filter expires or a role's grace period ends."""
+        best = self._filters.next_expiry()
+        if self.revocation_grace is not None:
+            for since in self._starving.values():
+                t = since + self.revocation_grace
+                if best is None or t < best:
+                    best = t
+        return best
 
     # ======================================================================================
     # resources
@@ -619,200 +620,28 @@ class HierarchicalAllocator(Allocator):
                 else:
                     del agent.alloc[framework_id]
             role_name = fw.role if fw is not None else "*"
-            self._give_back(agent, role_name, back)
+            give_back(agent, role_name, back)
             if fw is not None:
                 self._add_vectors(fw, self._roles[fw.role], back._scalars, -1)
             self._update_offerable(agent)
             if agent.filtered:
-                self._lift_outgrown_filters(agent)
+                self._filters.lift_outgrown(agent)
         elif resources and fw is not None:
             self._error(f"recover: framework {framework_id!r} holds nothing on agent {agent_id!r}; ignored {resources}")
         if fw is not None and refuse_seconds is not None and refuse_seconds > 0:
             # a refusal of nothing in particular is a plain filter, not one about resources
-            self._add_filter(fw, agent, float(refuse_seconds), now, resources or None)
-
-    def _give_back(self, agent: AgentState, role: str, res: Resources) -> None:
-        """Return ``res`` to the agent's free pool: its role's reservation first, the rest unreserved."""
-        reserved = agent.reserved.get(role)
-        if reserved:
-            rfree = agent.rfree[role]
-            room = reserved.subtract_available(rfree)
-            if room:
-                part = Resources._raw(
-                    {k: min(v, room._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & room.ports
-                )
-                if part:
-                    agent.rfree[role] = rfree + part
-                    res = res.subtract_available(part)
-        if res:
-            agent.free = res if not agent.free else agent.free + res
-
-    def _take_available(self, agent: AgentState, role: str, res: Resources) -> Resources:
-        """Take up to ``res`` from the agent's free pools (role's reservation first); returns what was taken."""
-        taken = _EMPTY
-        r = agent.rfree.get(role)
-        if r:
-            part = Resources._raw(
-                {k: min(v, r._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & r.ports
-            )
-            if part:
-                agent.rfree[role] = r - part
-                res = res.subtract_available(part)
-                taken = part
-        if res:
-            free = agent.free
-            part = Resources._raw(
-                {k: min(v, free._scalars.get(k, 0)) for k, v in res._scalars.items()}, res.ports & free.ports
-            )
-            if part:
-                agent.free = free - part
-                taken = taken + part if taken else part
-        return taken
-
-    # -- filters ------------------------------------------------------------------------------
-    def _add_filter(
-        self, fw: FrameworkState, agent: AgentState, refuse: float, now: float, refused: Resources | None = None
-    ) -> None:
-        """Do not offer ``agent`` to ``fw`` before ``now + refuse`` (a filter is active while ``now < expiry``).
-
-        As in Mesos, the filter is about the ``refused`` resources: once the
-        agent has more to offer than what was refused (a task ended there), the
-        filter is lifted (see :meth:`_lift_outgrown_filters`), so a framework
-        that declined the leftovers of an agent still hears about it when the
-        agent frees up.
-
-        A filter no longer than the allocation interval lasts until just after
-        the next full round, so that round still honours it: otherwise a short
-        filter could vanish before any round had applied it (Mesos's MESOS-4302).
-        """
-        if refuse >= FOREVER:
-            expiry = _INF
-        elif refuse > self.allocation_interval:
-            expiry = now + refuse
-        else:
-            expiry = now + self.allocation_interval + _EPSILON
-        agent.filters[expiry] = agent.filters.get(expiry, 0) | fw.bit
-        agent.filtered |= fw.bit
-        bit = fw.bit
-        if agent.refused:  # a framework's latest refusal on an agent replaces its earlier one
-            self._forget_refused(agent, bit)
-        if refused is not None:
-            # grouped by value: in a busy cluster many frameworks refuse the same leftovers of an agent
-            agent.refused[refused] = agent.refused.get(refused, 0) | bit
-        self._filtered_agents.add(agent.id)
-        if expiry != _INF:
-            ids = self._expiring.get(expiry)
-            if ids is None:
-                ids = self._expiring[expiry] = set()
-                heapq.heappush(self._expiry_heap, expiry)
-            ids.add(agent.id)
-
-    def _expire_filters(self, now: float) -> None:
-        heap = self._expiry_heap
-        agents = self._agents
-        while heap and heap[0] <= now:
-            expiry = heapq.heappop(heap)
-            for agent_id in self._expiring.pop(expiry, ()):
-                agent = agents.get(agent_id)
-                if agent is None or agent.filters.pop(expiry, None) is None:
-                    continue
-                m = 0
-                for v in agent.filters.values():
-                    m |= v
-                agent.filtered = m
-                if not agent.filters:
-                    self._filtered_agents.discard(agent_id)
-                    agent.refused.clear()
-
-    def _clear_filters(self, fw: FrameworkState) -> None:
-        bit = fw.bit
-        for agent_id in list(self._filtered_agents):
-            agent = self._agents.get(agent_id)
-            if agent is None:
-                self._filtered_agents.discard(agent_id)
-            elif agent.filtered & bit:
-                self._drop_filter(agent, bit)
-
-    def _drop_filter(self, agent: AgentState, bits: int) -> None:
-        """Lift every filter of the frameworks in the bitmask ``bits`` on ``agent``."""
-        keep = ~bits
-        for expiry, mask in list(agent.filters.items()):
-            if mask & bits:
-                mask &= keep
-                if mask:
-                    agent.filters[expiry] = mask
-                else:
-                    del agent.filters[expiry]
-        agent.filtered &= keep
-        if agent.refused:
-            self._forget_refused(agent, bits)
-        if not agent.filters:
-            self._filtered_agents.discard(agent.id)
-
-    @staticmethod
-    def _forget_refused(agent: AgentState, bits: int) -> None:
-        keep = ~bits
-        for res, mask in list(agent.refused.items()):
-            if mask & bits:
-                mask &= keep
-                if mask:
-                    agent.refused[res] = mask
-                else:
-                    del agent.refused[res]
-
-    def _lift_outgrown_filters(self, agent: AgentState) -> None:
-        """Lift the filters whose refused resources no longer hold all the agent has to offer.
-
-        Costs one comparison per distinct refused value (not per framework), so
-        an agent a thousand frameworks have declined is checked in one step.
-        """
-        for res, mask in list(agent.refused.items()):
-            live = mask & agent.filtered  # filters that expired or were revived leave stale bits
-            if not live:
-                del agent.refused[res]
-                continue
-            if live != mask:
-                agent.refused[res] = live
-            if not agent.rfree:
-                if not agent.free <= res:
-                    self._drop_filter(agent, live)
-                continue
-            outgrown = 0  # with reservations, what a framework could be offered depends on its role
-            m = live
-            while m:
-                low = m & -m
-                m ^= low
-                fw = self._slots.get(low.bit_length() - 1)
-                if fw is None or not agent.available_for(fw.role) <= res:
-                    outgrown |= low
-            if outgrown:
-                self._drop_filter(agent, outgrown)
+            self._filters.add(fw, agent, float(refuse_seconds), now, self.allocation_interval, resources or None)
 
     def filters(self, framework_id: str | None = None) -> dict[str, dict[str, float]]:
         """Active decline filters: framework id → {agent id → until (inf: until revive)}."""
-        out: dict[str, dict[str, float]] = {}
-        for agent_id in self._filtered_agents:
-            agent = self._agents.get(agent_id)
-            if agent is None:
-                continue
-            for expiry, mask in agent.filters.items():
-                while mask:
-                    low = mask & -mask
-                    mask ^= low
-                    fw = self._slots.get(low.bit_length() - 1)
-                    if fw is None or (framework_id is not None and fw.id != framework_id):
-                        continue
-                    d = out.setdefault(fw.id, {})
-                    d[agent_id] = max(d.get(agent_id, expiry), expiry)
-        return out
+        return self._filters.listing(framework_id)
 
     # ======================================================================================
     # allocation
     # ======================================================================================
     def tick(self, now: float) -> list[Revocation]:
         """A clock tick without a round: drop expired filters and return the revocations now due."""
-        if self._expiry_heap and self._expiry_heap[0] <= now:
-            self._expire_filters(now)
+        self._filters.expire(now)
         return self.revocations(now)
 
     def allocate(self, now: float, agent_ids: Iterable[str] | None = None) -> list[OfferDecision]:
@@ -828,8 +657,7 @@ class HierarchicalAllocator(Allocator):
                 gc.enable()
 
     def _allocate(self, now: float, agent_ids: Iterable[str] | None) -> list[OfferDecision]:
-        if self._expiry_heap and self._expiry_heap[0] <= now:
-            self._expire_filters(now)
+        self._filters.expire(now)
         if self._dirty_shares:
             self._refresh_shares()
         if self._dirty_owners:
@@ -856,7 +684,7 @@ class HierarchicalAllocator(Allocator):
             self._round_fast(todo, now, decisions, stats)
         if self._quota:
             self._track_starvation(now)
-        self.last_round = self._summary(now, decisions, stats, self._round_errors)
+        self.last_round = round_summary(self, now, len(decisions), stats, self._round_errors)
         return decisions
 
     # -- the fast path: policies expressed as sort keys ---------------------------------------
@@ -865,7 +693,6 @@ class HierarchicalAllocator(Allocator):
     ) -> None:
         eligible = self._eligible
         quota = self._quota
-        explain = self._explain
         filtered = no_candidate = 0
         seen = -1
         for agent in agents:
@@ -906,7 +733,7 @@ class HierarchicalAllocator(Allocator):
                 if fw is None:
                     no_candidate += 1
                     break
-                decisions.append(self._offer(fw, agent, offered, avail, now, explain))
+                decisions.append(self._offer(fw, agent, offered, avail, now))
         stats["filtered"] += filtered
         stats["no_candidate"] += no_candidate
 
@@ -917,7 +744,6 @@ class HierarchicalAllocator(Allocator):
         offered: Resources | None,
         avail: int,
         now: float,
-        explain: Any,
         reason: str | None = None,
     ) -> OfferDecision:
         """Give ``offered`` (None: everything available to the framework) of ``agent`` to ``fw``; explain it."""
@@ -931,7 +757,7 @@ class HierarchicalAllocator(Allocator):
                 offered = agent.free
             agent.free = _EMPTY
         else:
-            self._take_exact(agent, fw.role, offered)
+            take_exact(agent, fw.role, offered)
         pieces = agent.alloc.get(fw.id)
         if pieces is None:
             agent.alloc[fw.id] = [offered]
@@ -947,37 +773,16 @@ class HierarchicalAllocator(Allocator):
             ra[k] = ra.get(k, 0) + v
         fw.count += 1
         role.count += 1
-        decision = explain(fw, role, agent, offered, avail, now, share_before, role_share_before, reason)
+        decision = explain_offer(self, fw, role, agent, offered, avail, now, share_before, role_share_before, reason)
         self._resort(fw, role)
         self._update_offerable(agent)
         return decision
 
-    def _take_exact(self, agent: AgentState, role: str, res: Resources) -> None:
-        taken = self._take_available(agent, role, res)
-        if taken != res:  # validated before; never expected
-            raise AssertionError(f"allocator bookkeeping: could not take {res} from agent {agent.id!r}")
-
     def _fit_quota(self, agent: AgentState, fw: FrameworkState) -> Resources | None:
         """What of the agent fits under the role's quota limit (None: nothing worth offering)."""
-        q = self._quota[fw.role]
         available = agent.available_for(fw.role)
-        if q.limit is None:
-            return available
-        ra = self._roles[fw.role].alloc
-        lim = q.limit._scalars
-        cut = {}
-        clipped = False
-        for k, v in available._scalars.items():
-            if k in lim:
-                room = max(0, lim[k] - ra.get(k, 0))
-                if room < v:
-                    clipped = True
-                    v = room
-            cut[k] = v
-        if not clipped:
-            return available
-        res = Resources._raw(cut, available.ports)
-        return res if self._is_offerable(res) else None
+        fits = self._quota[fw.role].fit(available, self._roles[fw.role].alloc)
+        return fits if fits is available or self._is_offerable(fits) else None
 
     def _reservation_mask(self, agent: AgentState) -> int:
         """Frameworks that can use what is free on an agent with reservations."""
@@ -1053,9 +858,9 @@ class HierarchicalAllocator(Allocator):
                     if offered is None:
                         stats["no_candidate"] += 1
                         break
-                shown = ", ".join(ranked[:_HEAD]) + (", ..." if len(ranked) > _HEAD else "")
+                shown = ", ".join(ranked[:HEAD]) + (", ..." if len(ranked) > HEAD else "")
                 why = f"policy {policy.name!r} ranked it first of {len(cands)} candidates ({shown})"
-                decisions.append(self._offer(fw, agent, offered, avail, now, self._explain, why))
+                decisions.append(self._offer(fw, agent, offered, avail, now, why))
         return iter(())
 
     @staticmethod
@@ -1068,7 +873,7 @@ class HierarchicalAllocator(Allocator):
             if not isinstance(f, str):
                 return f"{f!r:.60} in its list (expected framework id strings such as {candidates[0]!r})"
             if f not in allowed:
-                return f"{f!r}, which is not a candidate (candidates: {', '.join(candidates[:_HEAD])})"
+                return f"{f!r}, which is not a candidate (candidates: {', '.join(candidates[:HEAD])})"
             if f in seen:
                 return f"{f!r} twice"
             seen.add(f)
@@ -1096,7 +901,7 @@ class HierarchicalAllocator(Allocator):
             return iter(agents)
         for fw, agent, res in plan:
             why = f"policy {policy.name!r} chose it in decide()"
-            decisions.append(self._offer(fw, agent, res, -1, now, self._explain, why))
+            decisions.append(self._offer(fw, agent, res, -1, now, why))
         return iter(())
 
     def _check_decisions(
@@ -1145,113 +950,6 @@ class HierarchicalAllocator(Allocator):
             pools[aid] = (free, rfree)
             plan.append((fw, agent, res))
         return plan
-
-    # -- explanations ----------------------------------------------------------------------------
-    def _explain(
-        self,
-        fw: FrameworkState,
-        role: RoleState,
-        agent: AgentState,
-        offered: Resources,
-        avail: int,
-        now: float,
-        share: float,
-        role_share: float,
-        why: str | None,
-    ) -> OfferDecision:
-        policy = self._active
-        head = self._head(_HEAD)
-        skipped: list[dict[str, Any]] = []
-        ahead = 0
-        if why is None and head and head[0] is not fw and not policy.draws:
-            ahead = self._position(fw)
-            for other in head:
-                if other is fw:
-                    break
-                skipped.append(self._why_skipped(other, agent, avail))
-        order = []
-        shares = {}
-        for f in head:  # one pass, no comprehension frames: this runs once per offer
-            order.append(f.id)
-            shares[f.id] = f.share
-        shares[fw.id] = share
-        if why is None:  # fw.share is still the share it was chosen with: _resort runs after this
-            try:
-                why = str(policy.reason(fw, role, len(self._roles)))
-            except Exception as exc:  # only the words are lost
-                self._error(f"policy {policy.name!r} raised {type(exc).__name__}: {exc} in reason()")
-                why = self._default.reason(fw, role, len(self._roles))
-            if not skipped and len(head) > 1 and type(policy).framework_key is Policy.framework_key:
-                runner = head[1]
-                if runner.share == share and runner.role == fw.role:  # say how the tie was broken
-                    if runner.count > fw.count - 1:
-                        why += f", tied with {runner.id}, which has had more offers ({runner.count} vs {fw.count - 1})"
-                    else:
-                        why += f", tied with {runner.id}, which registered later"
-        text = f"{agent.id} went to {fw.id} because {why}"
-        if skipped:
-            text += "; " + ", ".join(f"{s['framework_id']} {s['text']}" for s in skipped)
-            if ahead > len(skipped):
-                text += f" ({ahead - len(skipped)} more ahead skipped)"
-        details = {
-            "round": self._round,
-            "time": now,
-            "policy": policy.name,
-            "agent_id": agent.id,
-            "framework_id": fw.id,
-            "role": fw.role,
-            "share": share,
-            "role_share": role_share,
-            "order": order,
-            "shares": shares,
-            "skipped": skipped,
-            "skipped_count": ahead,
-        }
-        if self._fell_back:
-            details["fallback_from"] = self._policy.name
-        return OfferDecision(fw.id, agent.id, offered, text + ".", details)
-
-    def _why_skipped(self, fw: FrameworkState, agent: AgentState, avail: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"framework_id": fw.id}
-        if not fw.active:
-            out.update(reason="inactive", text="is disconnected")
-        elif fw.suppressed:
-            out.update(reason="suppressed", text="is suppressed")
-        elif agent.filtered & fw.bit:
-            until = agent.filter_until(fw.bit)
-            # JSON has no infinity: a filter that lasts until revive says until=None
-            out.update(
-                reason="filtered",
-                until=None if until == _INF else until,
-                text=f"was filtered until {_fmt_time(until)}",
-            )
-        elif self._active.partitions and not agent.owners & fw.bit:
-            out.update(reason="partition", text="does not own this agent (static partition)")
-        elif agent.rfree and not self._reservation_mask(agent) & fw.bit:
-            out.update(reason="reserved", text="cannot use what is free here (reserved for another role)")
-        elif fw.role in self._quota:
-            out.update(reason="quota", text=f"is at role {fw.role!r}'s quota limit")
-        else:
-            out.update(reason="other", text="was skipped")
-        return out
-
-    def _summary(self, now: float, decisions: list[OfferDecision], stats: dict[str, int], errors: list[str]) -> dict:
-        head = self._head(10)
-        out = {
-            "round": self._round,
-            "time": now,
-            "policy": self._active.name,
-            "agents": stats["agents"],
-            "offers": len(decisions),
-            "skipped_all_filtered": stats["filtered"],
-            "skipped_no_candidate": stats["no_candidate"],
-            "order": [f.id for f in head],
-            "shares": {f.id: round(f.share, 6) for f in head},
-            "errors": list(errors),
-        }
-        if self._fell_back:
-            out["fallback_from"] = self._policy.name
-        return out
 
     # ======================================================================================
     # order bookkeeping
@@ -1467,107 +1165,6 @@ class HierarchicalAllocator(Allocator):
                 agent.offerable = True
                 return
         agent.offerable = False
-
-    # ======================================================================================
-    # revocation
-    # ======================================================================================
-    def _track_starvation(self, now: float) -> None:
-        if self.revocation_grace is None:
-            return
-        for role_name in self._quota:
-            role = self._roles.get(role_name)
-            hungry = (
-                role is not None
-                and role.members & self._eligible
-                and self._below_guarantee(role)
-                and not self._can_be_offered(role)
-            )
-            if hungry:
-                self._starving.setdefault(role_name, now)
-            else:
-                self._starving.pop(role_name, None)
-
-    def _can_be_offered(self, role: RoleState) -> bool:
-        """Whether some offerable agent is open to an eligible framework of ``role`` (then it is not starving)."""
-        members = role.members & self._eligible
-        for agent in self._agents.values():
-            if agent.offerable and members & ~agent.filtered:
-                if not agent.rfree or self._reservation_mask(agent) & members:
-                    return True
-        return False
-
-    def revocations(self, now: float) -> list[Revocation]:
-        """Tasks to kill so a role below its guarantee gets it, once it has starved for ``revocation_grace``.
-
-        Victims are the frameworks of roles above their own guarantee (no
-        quota: a guarantee of nothing), most over-served first; a victim is
-        never taken below its own guarantee.  After asking, the role's grace
-        period starts again.
-        """
-        if self.revocation_grace is None or not self._starving:
-            return []
-        out: list[Revocation] = []
-        total = self._total
-        for role_name, since in list(self._starving.items()):
-            if now < since + self.revocation_grace:
-                continue
-            role = self._roles.get(role_name)
-            g = self._guarantee(role_name)
-            if role is None or not g:
-                continue
-            deficit = {k: v - role.alloc.get(k, 0) for k, v in g.items() if v > role.alloc.get(k, 0)}
-            victims = []
-            for other in self._roles.values():
-                if other is role:
-                    continue
-                og = self._guarantee(other.name) or {}
-                over = {k: v - og.get(k, 0) for k, v in other.alloc.items() if v > og.get(k, 0)}
-                if over:
-                    victims.append((_dominant(over, total), other, og))
-            victims.sort(key=lambda t: (-t[0], t[1].name))
-            for _over, victim, og in victims:
-                if not deficit:
-                    break
-                valloc = dict(victim.alloc)
-                fws = sorted(victim.frameworks.values(), key=lambda f: (-f.share, f.slot))
-                for fw in fws:
-                    if not deficit:
-                        break
-                    for agent in self._agents.values():
-                        held = agent.held(fw.id)
-                        if not held or not any(k in deficit for k in held._scalars):
-                            continue
-                        after = {k: valloc.get(k, 0) - held._scalars.get(k, 0) for k in og}
-                        if any(after[k] < v for k, v in og.items()):
-                            continue  # would take the victim below its own guarantee
-                        out.append(
-                            Revocation(
-                                fw.id,
-                                agent.id,
-                                held,
-                                f"role {role_name!r} is below its guarantee since t={since:.1f} s; "
-                                f"{fw.id} (role {victim.name!r}) is above its own",
-                            )
-                        )
-                        for k, v in held._scalars.items():
-                            valloc[k] = valloc.get(k, 0) - v
-                            if k in deficit:
-                                deficit[k] -= v
-                                if deficit[k] <= 0:
-                                    del deficit[k]
-                        if not deficit:
-                            break
-            self._starving[role_name] = now
-        return out
-
-    def next_deadline(self) -> float | None:
-        best: float | None = self._expiry_heap[0] if self._expiry_heap else None
-        if self.revocation_grace is not None:
-            for since in self._starving.values():
-                t = since + self.revocation_grace
-                if best is None or t < best:
-                    best = t
-        return best
 
     # ======================================================================================
     # reading
