@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import gc
 import math
+import mmap
 import os
 import pickle
 import signal
@@ -170,6 +171,20 @@ def _read_exact(fd: int, n: int) -> bytes | None:
         chunks.append(chunk)
         n -= len(chunk)
     return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+
+_read_buf: list[memoryview] = []
+
+
+def _read_buffer() -> memoryview:
+    """The agent's buffer for reading workers' pipes, made on first use.
+
+    Reading into a fresh 1 MiB ``bytes`` each time cost an mmap, an mremap and
+    a munmap per read.  An anonymous mapping: only the pages reads touch take memory.
+    """
+    if not _read_buf:
+        _read_buf.append(memoryview(mmap.mmap(-1, 1 << 20)))
+    return _read_buf[0]
 
 
 def _set_pipe_size(fd: int, size: int = 1 << 20) -> None:
@@ -518,19 +533,20 @@ class Worker:
     def read_frames(self) -> tuple[list[Any], bool]:
         """Frames that arrived, and whether the pipe reached end of file."""
         eof = False
+        buf = _read_buffer()
         while True:
             try:
-                chunk = os.read(self.res_fd, 1 << 20)
+                n = os.readv(self.res_fd, [buf])  # into a reused buffer: no mmap/munmap per read
             except BlockingIOError:
                 break
             except OSError:
                 eof = True
                 break
-            if not chunk:
+            if not n:
                 eof = True
                 break
-            self.inbuf += chunk
-            if len(chunk) < (1 << 20):
+            self.inbuf += buf[:n]
+            if n < len(buf):
                 break
         frames = []
         buf = self.inbuf

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import hmac
+import mmap
 import os
 import pickle
 import queue
@@ -33,6 +34,11 @@ _HEADER = struct.Struct("!I")
 _NONCE = 32
 _DIGEST = "sha256"
 _MAX_FRAME = 1 << 30
+#: Bytes read from a socket per system call, into one buffer the hub reuses: reading into a fresh
+#: 1 MiB ``bytes`` each time cost an mmap, an mremap and a munmap per read (glibc maps blocks
+#: that large anew every time), more than the read itself.  The buffer is an anonymous mapping,
+#: so only the pages a read has touched take memory.
+_READ_SIZE = 1 << 20
 _HELLO = b"JMESOS1"
 
 
@@ -109,6 +115,7 @@ class Hub:
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._dirty: set[Channel] = set()
+        self._rbuf = memoryview(mmap.mmap(-1, _READ_SIZE))
 
     # -- set-up -----------------------------------------------------------------------
     def listen(self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> tuple[str, int]:
@@ -294,18 +301,18 @@ class Hub:
 
     def _read(self, channel: Channel, out: list[HubEvent]) -> None:
         try:
-            data = channel.sock.recv(1 << 20)
+            n = channel.sock.recv_into(self._rbuf)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
+            n = 0
+        if not n:
             was_authenticated = channel.authenticated
             self._close(channel)
             if was_authenticated:
                 out.append(HubEvent("closed", channel))
             return
-        channel.inbuf += data
+        channel.inbuf += self._rbuf[:n]
         if not channel.authenticated:
             need = len(_mac(b"x", b"x")) + _NONCE
             if len(channel.inbuf) < need:
