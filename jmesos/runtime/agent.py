@@ -370,10 +370,16 @@ class Agent:
         deadline = self._next_housekeeping
         if self._timers:
             deadline = min(deadline, self._timers[0][0])
-        if self._pending_start:
-            deadline = min(deadline, self._pending_start[0].dispatched_at + START_REPORT_DELAY)
-        if self._pending_promote:
-            deadline = min(deadline, self._pending_promote[0].dispatched_at + PROMOTE_AFTER)
+        pending = self._pending_start
+        while pending and pending[0].terminal:  # ended already: no wake-up for it
+            pending.popleft()
+        if pending:
+            deadline = min(deadline, pending[0].dispatched_at + START_REPORT_DELAY)
+        promote = self._pending_promote
+        while promote and promote[0].terminal:
+            promote.popleft()
+        if promote:
+            deadline = min(deadline, promote[0].dispatched_at + PROMOTE_AFTER)
         if self.registered and self._retry_at < deadline:
             deadline = self._retry_at
         for executor in self._queued_executors:
