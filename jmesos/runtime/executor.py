@@ -183,7 +183,7 @@ def _read_buffer() -> memoryview:
     a munmap per read.  An anonymous mapping: only the pages reads touch take memory.
     """
     if not _read_buf:
-        _read_buf.append(memoryview(mmap.mmap(-1, 1 << 20)))
+        _read_buf.append(memoryview(mmap.mmap(-1, 1 << 20, flags=mmap.MAP_PRIVATE)))
     return _read_buf[0]
 
 

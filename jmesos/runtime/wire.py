@@ -36,8 +36,9 @@ _DIGEST = "sha256"
 _MAX_FRAME = 1 << 30
 #: Bytes read from a socket per system call, into one buffer the hub reuses: reading into a fresh
 #: 1 MiB ``bytes`` each time cost an mmap, an mremap and a munmap per read (glibc maps blocks
-#: that large anew every time), more than the read itself.  The buffer is an anonymous mapping,
-#: so only the pages a read has touched take memory.
+#: that large anew every time), more than the read itself.  The buffer is a private anonymous
+#: mapping: only the pages a read has touched take memory, and a forked worker gets a copy of
+#: what it held at the fork (as of the rest of the agent's memory), never a view of later reads.
 _READ_SIZE = 1 << 20
 _HELLO = b"JMESOS1"
 
@@ -115,7 +116,7 @@ class Hub:
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._dirty: set[Channel] = set()
-        self._rbuf = memoryview(mmap.mmap(-1, _READ_SIZE))
+        self._rbuf = memoryview(mmap.mmap(-1, _READ_SIZE, flags=mmap.MAP_PRIVATE))
 
     # -- set-up -----------------------------------------------------------------------
     def listen(self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> tuple[str, int]:
