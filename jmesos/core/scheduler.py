@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from .model import Filters, Offer, TaskInfo, TaskStatus
+from .model import Filters, InvalidArgument, Offer, TaskInfo, TaskStatus
 from .resources import Resources
 
-__all__ = ["Scheduler", "Driver", "pack_tasks"]
+__all__ = ["Scheduler", "Driver", "pack_tasks", "offer_ids", "as_filters"]
 
 
 class Driver(Protocol):
@@ -106,3 +106,30 @@ def pack_tasks(offer: Offer, tasks: Iterable[TaskInfo], free: Resources | None =
             task.agent_id = offer.agent_id
             chosen.append(task)
     return chosen
+
+
+def offer_ids(value: Any) -> list[str]:
+    """Offer ids from what a driver method was given: an id, an Offer, or a list of either."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    ids = []
+    for item in items:
+        if isinstance(item, Offer):
+            ids.append(item.id)
+        elif isinstance(item, str) and item:
+            ids.append(item)
+        else:
+            raise InvalidArgument(f"offer_ids={value!r}: {item!r} is not an offer id; pass offer.id or the Offer")
+    if not ids:
+        raise InvalidArgument("offer_ids is empty; pass the id of at least one offer")
+    return ids
+
+
+def as_filters(filters: Any) -> Filters:
+    """``Filters`` from what a driver method was given: None (defaults), seconds, or Filters."""
+    if filters is None:
+        return Filters()
+    if isinstance(filters, (int, float)) and not isinstance(filters, bool):
+        return Filters(refuse_seconds=float(filters))
+    if not isinstance(filters, Filters):
+        raise InvalidArgument(f"filters={filters!r} must be jmesos.Filters(refuse_seconds=...)")
+    return filters

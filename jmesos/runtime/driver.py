@@ -22,6 +22,8 @@ from typing import Any
 from ..core import messages as m
 from ..core.model import Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from ..core.scheduler import Scheduler
+from ..core.scheduler import as_filters as _filters
+from ..core.scheduler import offer_ids as _offer_ids
 from .serialize import Blob, SerializationError, dumps_call, loads_value
 from .wire import AuthenticationError, Channel, Hub
 
@@ -325,28 +327,3 @@ class SchedulerDriver:
             self._callback("error", message.message)
             if not self._registered.is_set() or "failed over" in message.message or "was removed" in message.message:
                 self._finish(DriverStatus.ABORTED)
-
-
-def _offer_ids(value: Any) -> list[str]:
-    items = value if isinstance(value, (list, tuple)) else [value]
-    ids = []
-    for item in items:
-        if isinstance(item, Offer):
-            ids.append(item.id)
-        elif isinstance(item, str) and item:
-            ids.append(item)
-        else:
-            raise InvalidArgument(f"offer_ids={value!r}: {item!r} is not an offer id; pass offer.id or the Offer")
-    if not ids:
-        raise InvalidArgument("offer_ids is empty; pass the id of at least one offer")
-    return ids
-
-
-def _filters(filters: Any) -> Filters:
-    if filters is None:
-        return Filters()
-    if isinstance(filters, (int, float)) and not isinstance(filters, bool):
-        return Filters(refuse_seconds=float(filters))
-    if not isinstance(filters, Filters):
-        raise InvalidArgument(f"filters={filters!r} must be jmesos.Filters(refuse_seconds=...)")
-    return filters

@@ -32,7 +32,7 @@ import sys
 import time
 from typing import Any
 
-from .containers import cleanup_agent_cgroups, warm_up_attach
+from .containers import cleanup_agent_cgroups, descendants, warm_up_attach
 
 __all__ = ["main"]
 
@@ -49,27 +49,6 @@ def _redirect_output(path: str) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-
-
-def _descendants(root: int) -> list[int]:
-    """Every live descendant of ``root``, read from /proc (children before parents is not guaranteed)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
 
 
 def _master_child(spec: dict[str, Any], sock: socket.socket, log: str) -> None:
@@ -241,7 +220,7 @@ def _shutdown(processes: dict[int, Any], master_pid: int) -> None:
         _signal(proc.pid, signal.SIGTERM)
     _wait(list(processes.values()), 2.0)
     for _ in range(3):
-        left = _descendants(me)
+        left = descendants(me)
         if not left:
             break
         for pid in left:

@@ -38,6 +38,8 @@ from ..core.master import Master, MasterConfig
 from ..core.model import AgentInfo, Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
 from ..core.scheduler import Scheduler
+from ..core.scheduler import as_filters as _filters
+from ..core.scheduler import offer_ids as _offer_ids
 from ..core.states import Reason, TaskState
 
 __all__ = ["VirtualCluster", "VirtualDriver"]
@@ -444,28 +446,3 @@ class VirtualCluster:
 
     def __repr__(self) -> str:
         return f"<VirtualCluster t={self.now:.2f}s agents={len(self.agents)} frameworks={len(self._drivers)}>"
-
-
-def _offer_ids(value: Any) -> list[str]:
-    items = value if isinstance(value, (list, tuple)) else [value]
-    ids = []
-    for item in items:
-        if isinstance(item, Offer):
-            ids.append(item.id)
-        elif isinstance(item, str) and item:
-            ids.append(item)
-        else:
-            raise InvalidArgument(f"offer_ids={value!r}: {item!r} is not an offer id; pass offer.id or the Offer")
-    if not ids:
-        raise InvalidArgument("offer_ids is empty; pass the id of at least one offer")
-    return ids
-
-
-def _filters(filters: Any) -> Filters:
-    if filters is None:
-        return Filters()
-    if isinstance(filters, (int, float)) and not isinstance(filters, bool):
-        return Filters(refuse_seconds=float(filters))
-    if not isinstance(filters, Filters):
-        raise InvalidArgument(f"filters={filters!r} must be jmesos.Filters(refuse_seconds=...)")
-    return filters
