@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from . import messages as m
 from .model import Filters, InvalidArgument, Offer, TaskInfo, TaskStatus
 from .resources import Resources
 
-__all__ = ["Scheduler", "Driver", "pack_tasks", "offer_ids", "as_filters"]
+__all__ = ["Scheduler", "Driver", "FrameworkAPI", "pack_tasks", "offer_ids_of", "as_filters"]
 
 
 class Driver(Protocol):
@@ -108,7 +109,7 @@ def pack_tasks(offer: Offer, tasks: Iterable[TaskInfo], free: Resources | None =
     return chosen
 
 
-def offer_ids(value: Any) -> list[str]:
+def offer_ids_of(value: Any) -> list[str]:
     """Offer ids from what a driver method was given: an id, an Offer, or a list of either."""
     items = value if isinstance(value, (list, tuple)) else [value]
     ids = []
@@ -133,3 +134,88 @@ def as_filters(filters: Any) -> Filters:
     if not isinstance(filters, Filters):
         raise InvalidArgument(f"filters={filters!r} must be jmesos.Filters(refuse_seconds=...)")
     return filters
+
+
+class FrameworkAPI:
+    """The framework API (Mesos's ``SchedulerDriver`` calls), written once for every driver.
+
+    A driver subclasses this and provides ``_send(message)`` (deliver to the
+    master), ``_wire_task(task)`` (the copy of a task that travels) and the
+    ``framework_id`` and ``offers`` attributes.  The live driver and the
+    virtual cluster's driver share it, so a scheduler sees the same checks
+    and the same messages on both.
+    """
+
+    framework_id: str | None
+    offers: dict[str, Offer]
+
+    def _send(self, message: Any) -> None:
+        raise NotImplementedError
+
+    def _wire_task(self, task: TaskInfo) -> TaskInfo:
+        raise NotImplementedError
+
+    def _fid(self) -> str:
+        if self.framework_id is None:
+            raise RuntimeError("the framework is not registered yet; call driver methods from callbacks")
+        return self.framework_id
+
+    def launch_tasks(self, offer_ids: Any, tasks: Sequence[TaskInfo], filters: Filters | None = None) -> None:
+        """Launch ``tasks`` on one offer or a list of offers of one agent (ids or Offer objects).
+
+        An empty task list declines the offers.  Unused resources go back with
+        ``filters`` (default: refuse this agent for 5 s).
+        """
+        ids = offer_ids_of(offer_ids)
+        filters = as_filters(filters)
+        if isinstance(tasks, TaskInfo):
+            tasks = [tasks]
+        if not isinstance(tasks, (list, tuple)):
+            raise InvalidArgument(f"tasks={tasks!r} must be a list of jmesos.TaskInfo")
+        for task in tasks:
+            if not isinstance(task, TaskInfo):
+                raise InvalidArgument(f"{task!r} is not a TaskInfo; build tasks with jmesos.TaskInfo(...)")
+        wire = [self._wire_task(t) for t in tasks]
+        for offer_id in ids:
+            self.offers.pop(offer_id, None)
+        self._send(m.Accept(self._fid(), ids, wire, filters))
+
+    def decline_offer(self, offer_id: Any, filters: Filters | None = None) -> None:
+        """Give offers back; ``filters.refuse_seconds`` (default 5) keeps that agent away meanwhile."""
+        ids = offer_ids_of(offer_id)
+        for one in ids:
+            self.offers.pop(one, None)
+        self._send(m.Decline(self._fid(), ids, as_filters(filters)))
+
+    def kill_task(self, task_id: str) -> None:
+        if not isinstance(task_id, str) or not task_id:
+            raise InvalidArgument(f"task_id={task_id!r} must be the task's id string")
+        self._send(m.KillTask(self._fid(), task_id))
+
+    def revive_offers(self) -> None:
+        """Clear this framework's filters and resume offers."""
+        self._send(m.ReviveOffers(self._fid()))
+
+    def suppress_offers(self) -> None:
+        """Ask for no more offers until :meth:`revive_offers`."""
+        self._send(m.SuppressOffers(self._fid()))
+
+    def acknowledge_status_update(self, status: TaskStatus) -> None:
+        """Acknowledge an update (only needed with ``implicit_acknowledgements=False``)."""
+        if not isinstance(status, TaskStatus):
+            raise InvalidArgument(f"status={status!r} must be the TaskStatus given to status_update")
+        if status.uuid and status.agent_id:
+            self._send(m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid))
+
+    def reconcile_tasks(self, statuses: Iterable[Any] = ()) -> None:
+        """Ask for the latest state of these tasks (ids or statuses), or of all tasks when empty."""
+        ids = [s.task_id if isinstance(s, TaskStatus) else s for s in statuses]
+        if any(not isinstance(i, str) for i in ids):
+            raise InvalidArgument("reconcile_tasks takes task ids or TaskStatus objects")
+        self._send(m.Reconcile(self._fid(), ids))
+
+    def send_framework_message(self, agent_id: str, data: Any, executor_id: str | None = None) -> None:
+        """Send ``data`` to this framework's executor on ``agent_id``."""
+        if not isinstance(agent_id, str):
+            raise InvalidArgument(f"agent_id={agent_id!r} must be an agent id string such as 'agent-1'")
+        self._send(m.FrameworkToExecutor(self._fid(), agent_id, data))

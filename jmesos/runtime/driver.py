@@ -16,14 +16,11 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..core import messages as m
-from ..core.model import Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
-from ..core.scheduler import Scheduler
-from ..core.scheduler import as_filters as _filters
-from ..core.scheduler import offer_ids as _offer_ids
+from ..core.model import FrameworkInfo, InvalidArgument, Offer, TaskInfo
+from ..core.scheduler import FrameworkAPI, Scheduler
 from .serialize import Blob, SerializationError, dumps_call, loads_value
 from .wire import AuthenticationError, Channel, Hub
 
@@ -37,7 +34,7 @@ class DriverStatus:
     ABORTED = "DRIVER_ABORTED"
 
 
-class SchedulerDriver:
+class SchedulerDriver(FrameworkAPI):
     """Runs ``scheduler`` against the master at ``master`` = (host, port) with the cluster's ``secret``."""
 
     def __init__(
@@ -135,67 +132,7 @@ class SchedulerDriver:
         self.status = status
         self._closing = True
 
-    # ------------------------------------------------------------------ framework API
-    def launch_tasks(self, offer_ids: Any, tasks: Sequence[TaskInfo], filters: Filters | None = None) -> None:
-        """Launch ``tasks`` on one offer or a list of offers of one agent (ids or Offer objects).
-
-        An empty task list declines the offers.  Unused resources go back with
-        ``filters`` (default: refuse this agent for 5 s).
-        """
-        ids = _offer_ids(offer_ids)
-        filters = _filters(filters)
-        if isinstance(tasks, TaskInfo):
-            tasks = [tasks]
-        if not isinstance(tasks, (list, tuple)):
-            raise InvalidArgument(f"tasks={tasks!r} must be a list of jmesos.TaskInfo")
-        wire = [self._wire_task(t) for t in tasks]
-        for offer_id in ids:
-            self.offers.pop(offer_id, None)
-        self._send(m.Accept(self._fid(), ids, wire, filters))
-
-    def decline_offer(self, offer_id: Any, filters: Filters | None = None) -> None:
-        ids = _offer_ids(offer_id)
-        for one in ids:
-            self.offers.pop(one, None)
-        self._send(m.Decline(self._fid(), ids, _filters(filters)))
-
-    def kill_task(self, task_id: str) -> None:
-        if not isinstance(task_id, str) or not task_id:
-            raise InvalidArgument(f"task_id={task_id!r} must be the task's id string")
-        self._send(m.KillTask(self._fid(), task_id))
-
-    def revive_offers(self) -> None:
-        self._send(m.ReviveOffers(self._fid()))
-
-    def suppress_offers(self) -> None:
-        self._send(m.SuppressOffers(self._fid()))
-
-    def acknowledge_status_update(self, status: TaskStatus) -> None:
-        """Acknowledge an update (only needed with ``implicit_acknowledgements=False``)."""
-        if not isinstance(status, TaskStatus):
-            raise InvalidArgument(f"status={status!r} must be the TaskStatus given to status_update")
-        if status.uuid and status.agent_id:
-            self._send(m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid))
-
-    def reconcile_tasks(self, statuses: Iterable[Any] = ()) -> None:
-        """Ask for the latest state of these tasks (ids or statuses), or of all tasks when empty."""
-        ids = [s.task_id if isinstance(s, TaskStatus) else s for s in statuses]
-        if any(not isinstance(i, str) for i in ids):
-            raise InvalidArgument("reconcile_tasks takes task ids or TaskStatus objects")
-        self._send(m.Reconcile(self._fid(), ids))
-
-    def send_framework_message(self, agent_id: str, data: Any, executor_id: str | None = None) -> None:
-        """Send ``data`` to this framework's executor on ``agent_id``."""
-        if not isinstance(agent_id, str):
-            raise InvalidArgument(f"agent_id={agent_id!r} must be an agent id string such as 'agent-1'")
-        self._send(m.FrameworkToExecutor(self._fid(), agent_id, data))
-
     # ------------------------------------------------------------------ internals
-    def _fid(self) -> str:
-        if self.framework_id is None:
-            raise RuntimeError("the framework is not registered yet; call driver methods from callbacks")
-        return self.framework_id
-
     def _wire_task(self, task: TaskInfo) -> TaskInfo:
         if not isinstance(task, TaskInfo):
             raise InvalidArgument(f"{task!r} is not a TaskInfo; build tasks with jmesos.TaskInfo(...)")

@@ -28,18 +28,16 @@ import itertools
 import math
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core import messages as m
 from ..core.allocator import make_allocator
 from ..core.events import EventLog
 from ..core.master import Master, MasterConfig
-from ..core.model import AgentInfo, Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
+from ..core.model import AgentInfo, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
-from ..core.scheduler import Scheduler
-from ..core.scheduler import as_filters as _filters
-from ..core.scheduler import offer_ids as _offer_ids
+from ..core.scheduler import FrameworkAPI, Scheduler
 from ..core.states import Reason, TaskState
 
 __all__ = ["VirtualCluster", "VirtualDriver"]
@@ -48,7 +46,7 @@ __all__ = ["VirtualCluster", "VirtualDriver"]
 DEFAULT_HORIZON = 3600.0
 
 
-class VirtualDriver:
+class VirtualDriver(FrameworkAPI):
     """The driver a scheduler gets on a :class:`VirtualCluster`: the same methods as the live one.
 
     Calls are turned into protocol messages that reach the master after the
@@ -87,57 +85,11 @@ class VirtualDriver:
             self.status = "DRIVER_ABORTED"
         return self.status
 
-    # -- the framework API (see jmesos.core.scheduler.Driver) ------------------------------
-    def launch_tasks(self, offer_ids: Any, tasks: Sequence[TaskInfo], filters: Filters | None = None) -> None:
-        ids = _offer_ids(offer_ids)
-        if isinstance(tasks, TaskInfo):
-            tasks = [tasks]
-        if not isinstance(tasks, (list, tuple)):
-            raise InvalidArgument(f"tasks={tasks!r} must be a list of jmesos.TaskInfo")
-        wire = []
-        for task in tasks:
-            if not isinstance(task, TaskInfo):
-                raise InvalidArgument(f"{task!r} is not a TaskInfo; build tasks with jmesos.TaskInfo(...)")
-            # a copy, so the master's bookkeeping never aliases the student's objects; the payload only
-            # has to exist (the master refuses a task with no code), nothing here runs it
-            wire.append(dataclasses.replace(task, payload=task.payload or b"virtual"))
-        for offer_id in ids:
-            self.offers.pop(offer_id, None)
-        self._send(m.Accept(self._fid(), ids, wire, _filters(filters)))
-
-    def decline_offer(self, offer_id: Any, filters: Filters | None = None) -> None:
-        ids = _offer_ids(offer_id)
-        for one in ids:
-            self.offers.pop(one, None)
-        self._send(m.Decline(self._fid(), ids, _filters(filters)))
-
-    def kill_task(self, task_id: str) -> None:
-        if not isinstance(task_id, str) or not task_id:
-            raise InvalidArgument(f"task_id={task_id!r} must be the task's id string")
-        self._send(m.KillTask(self._fid(), task_id))
-
-    def revive_offers(self) -> None:
-        self._send(m.ReviveOffers(self._fid()))
-
-    def suppress_offers(self) -> None:
-        self._send(m.SuppressOffers(self._fid()))
-
-    def acknowledge_status_update(self, status: TaskStatus) -> None:
-        if status.uuid and status.agent_id:
-            self._send(m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid))
-
-    def reconcile_tasks(self, statuses: Iterable[Any] = ()) -> None:
-        ids = [s.task_id if isinstance(s, TaskStatus) else s for s in statuses]
-        self._send(m.Reconcile(self._fid(), ids))
-
-    def send_framework_message(self, agent_id: str, data: Any, executor_id: str | None = None) -> None:
-        self._send(m.FrameworkToExecutor(self._fid(), agent_id, data))
-
     # -- internals ---------------------------------------------------------------------------
-    def _fid(self) -> str:
-        if self.framework_id is None:
-            raise RuntimeError("the framework is not registered yet; call driver methods from callbacks")
-        return self.framework_id
+    def _wire_task(self, task: TaskInfo) -> TaskInfo:
+        # a copy, so the master's bookkeeping never aliases the student's objects; the payload only
+        # has to exist (the master refuses a task with no code), nothing here runs it
+        return dataclasses.replace(task, payload=task.payload or b"virtual")
 
     def _send(self, message: m.Message) -> None:
         if self.done:
