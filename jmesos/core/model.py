@@ -85,7 +85,6 @@ class AgentInfo:
     resources: Resources
     attributes: dict[str, str] = field(default_factory=dict)
     id: str | None = None
-    port: int = 0
 
 
 _task_counter = itertools.count(1)
