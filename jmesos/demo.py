@@ -55,11 +55,8 @@ class PiEstimator(Scheduler):
             launched = {t.task_id for t in tasks}
             self.todo = [i for i in self.todo if f"pi-{i}" not in launched]
             driver.launch_tasks([offer.id], tasks)
-            if self.out is not None and tasks:
-                print(
-                    f"  offer {offer.id:>6} {offer.agent_id:>8} {offer.resources!s:<28} -> {len(tasks)} tasks",
-                    file=self.out,
-                )
+            if tasks:
+                self._say(f"  offer {offer.id:>6} {offer.agent_id:>8} {offer.resources!s:<34} -> {len(tasks)} tasks")
 
     def status_update(self, driver, status):
         if status.state == TaskState.TASK_FINISHED:
@@ -69,19 +66,27 @@ class PiEstimator(Scheduler):
             self.failed.append(f"{status.task_id}: {status.state} {status.message.strip()[-200:]}")
             self.todo.append(int(status.task_id.split("-")[1]))  # try it again
             driver.revive_offers()
-        if self.out is not None and status.is_terminal:
-            done = self.finished
-            bar = "#" * (30 * done // self.total)
-            print(
-                f"\r  [{bar:<30}] {done}/{self.total} tasks  pi ~ {self.estimate:.5f}",
-                end="",
-                file=self.out,
-                flush=True,
-            )
+        if status.is_terminal:
+            self._bar()
         if self.finished == self.total:
             if self.out is not None:
                 print(file=self.out)
             driver.stop()
+
+    def _bar(self) -> None:
+        """Redraw the progress line in place."""
+        live = self.out is not None and getattr(self.out, "isatty", lambda: False)()
+        if self.out is not None and (live or self.finished == self.total):  # a log gets the last line only
+            bar = "#" * (30 * self.finished // self.total)
+            line = f"  [{bar:<30}] {self.finished}/{self.total} tasks  pi ~ {self.estimate:.5f}"
+            print(f"\r{line}", end="", file=self.out, flush=True)
+
+    def _say(self, line: str) -> None:
+        """Print a line above the progress line."""
+        if self.out is not None:
+            live = getattr(self.out, "isatty", lambda: False)()
+            print(f"\r{line:<72}" if live else line, file=self.out)  # padding covers the progress line
+            self._bar()
 
 
 def main(agents: int = 4, tasks: int = 200, samples: int = 20_000, out: TextIO = sys.stdout) -> int:
