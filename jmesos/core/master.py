@@ -429,9 +429,7 @@ class Master:
 
     def _remove_framework(self, now: float, fw: _Framework, why: str, out: Outbox) -> None:
         self._rescind_framework_offers(now, fw, out, notify=False)
-        agents = set()
         for task in list(fw.tasks.values()):
-            agents.add(task.agent_id)
             self._finish_task(task, TaskState.TASK_KILLED, Reason.REASON_FRAMEWORK_REMOVED, f"framework removed: {why}")
             self._event(
                 "task_state",
@@ -442,9 +440,8 @@ class Master:
                 reason=Reason.REASON_FRAMEWORK_REMOVED.value,
                 message=f"framework removed: {why}",
             )
-        for agent_id in agents | {a.id for a in self.agents.values() if a.peer is not None}:
-            agent = self.agents.get(agent_id)
-            if agent is not None and agent.peer is not None:
+        for agent in self.agents.values():  # every connected agent may hold an executor of it
+            if agent.peer is not None:
                 out.append((agent.peer, m.ShutdownFramework(fw.id)))
         self.allocator.remove_framework(fw.id)
         del self.frameworks[fw.id]
