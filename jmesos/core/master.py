@@ -295,6 +295,28 @@ class Master:
     def _event(self, kind: str, source: str = "", dest: str = "", **data: Any) -> None:
         self._record_sink(Event(self._now, kind, source or self.name, dest, data))
 
+    def _task_event(
+        self,
+        task_id: str,
+        framework_id: str,
+        agent_id: str | None,
+        state: TaskState,
+        reason: Reason,
+        message: str,
+        source: str = "",
+    ) -> None:
+        """Record a task's state change: the one event every view of tasks reads."""
+        self._event(
+            "task_state",
+            source=source,
+            task_id=task_id,
+            framework_id=framework_id,
+            agent_id=agent_id,
+            state=state.value,
+            reason=reason.value,
+            message=message,
+        )
+
     def _name_of(self, peer: str | None) -> str:
         if peer is None:
             return ""
@@ -339,16 +361,7 @@ class Master:
             source="SOURCE_MASTER",
             timestamp=self._now,
         )
-        self._event(
-            "task_state",
-            source=self.name,
-            task_id=task_id,
-            framework_id=fw.id,
-            agent_id=agent_id,
-            state=state.value,
-            reason=reason.value,
-            message=message,
-        )
+        self._task_event(task_id, fw.id, agent_id, state, reason, message)
         if fw.peer is not None:
             out.append((fw.peer, m.StatusUpdate(status)))
 
@@ -430,15 +443,10 @@ class Master:
     def _remove_framework(self, now: float, fw: _Framework, why: str, out: Outbox) -> None:
         self._rescind_framework_offers(now, fw, out, notify=False)
         for task in list(fw.tasks.values()):
-            self._finish_task(task, TaskState.TASK_KILLED, Reason.REASON_FRAMEWORK_REMOVED, f"framework removed: {why}")
-            self._event(
-                "task_state",
-                task_id=task.task_id,
-                framework_id=fw.id,
-                agent_id=task.agent_id,
-                state=TaskState.TASK_KILLED.value,
-                reason=Reason.REASON_FRAMEWORK_REMOVED.value,
-                message=f"framework removed: {why}",
+            message = f"framework removed: {why}"
+            self._finish_task(task, TaskState.TASK_KILLED, Reason.REASON_FRAMEWORK_REMOVED, message)
+            self._task_event(
+                task.task_id, fw.id, task.agent_id, TaskState.TASK_KILLED, Reason.REASON_FRAMEWORK_REMOVED, message
             )
         for agent in self.agents.values():  # every connected agent may hold an executor of it
             if agent.peer is not None:
@@ -649,15 +657,7 @@ class Master:
                 local=(agent.id in task.locality) if task.locality else None,
                 task_kind=task.kind,
             )
-            self._event(
-                "task_state",
-                task_id=task.task_id,
-                framework_id=fw.id,
-                agent_id=agent.id,
-                state=TaskState.TASK_STAGING.value,
-                reason=Reason.REASON_NONE.value,
-                message="",
-            )
+            self._task_event(task.task_id, fw.id, agent.id, TaskState.TASK_STAGING, Reason.REASON_NONE, "")
         for record in records:
             self._event(
                 "offer_accepted" if launched else "offer_declined",
@@ -758,15 +758,8 @@ class Master:
             return
         if task is not None and task.state != status.state:
             task.state = status.state
-            self._event(
-                "task_state",
-                source=agent_id,
-                task_id=status.task_id,
-                framework_id=fw.id,
-                agent_id=agent_id,
-                state=status.state.value,
-                reason=status.reason.value,
-                message=status.message[:2000],
+            self._task_event(
+                status.task_id, fw.id, agent_id, status.state, status.reason, status.message[:2000], source=agent_id
             )
             if status.state.is_terminal:
                 self._finish_task(task, status.state, status.reason, status.message)
