@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from .containers import Container, descendants
+from .containers import Container, signal_tree
 
 __all__ = ["CommandProcess", "LaunchError", "launch_command", "describe_exit", "stderr_tail", "SHELL"]
 
@@ -44,20 +44,7 @@ class CommandProcess:
 
     def signal(self, sig: int) -> None:
         """``sig`` to the shell's process group, its descendants and its container."""
-        targets = set(descendants(self.pid)) if not self.container.paths else set()
-        try:
-            os.killpg(self.pid, sig)
-        except OSError:
-            pass
-        for pid in targets:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        try:
-            self.container.signal(sig)
-        except OSError:
-            pass
+        signal_tree(self.pid, self.container, sig)
 
 
 def _prctl_pdeathsig() -> None:

@@ -672,3 +672,21 @@ def warm_up_attach() -> None:
         os.waitpid(pid, 0)
         container.destroy(1.0)
         isolator.cleanup()
+
+
+def signal_tree(pid: int, container: Container, sig: int) -> None:
+    """``sig`` to process ``pid``, its process group, its descendants and its container.
+
+    The container (a cgroup) catches everything the process started, even
+    what left its group; without cgroups the /proc walk stands in for it.
+    """
+    targets = set(descendants(pid)) if not container.paths else set()
+    for kill, target in ((os.killpg, pid), (os.kill, pid), *((os.kill, t) for t in targets)):
+        try:
+            kill(target, sig)
+        except OSError:
+            pass
+    try:
+        container.signal(sig)
+    except OSError:
+        pass

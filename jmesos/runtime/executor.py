@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .containers import Container, descendants
+from .containers import Container, descendants, signal_tree
 from .serialize import SerializationError, dumps_value, loads_call, loads_value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -566,24 +566,7 @@ class Worker:
 
     def signal_tree(self, sig: int) -> None:
         """``sig`` to the worker, everything in its process group, its descendants and its container."""
-        targets = set(descendants(self.pid)) if not self.container.paths else set()
-        try:
-            os.killpg(self.pid, sig)
-        except OSError:
-            pass
-        try:
-            os.kill(self.pid, sig)
-        except OSError:
-            pass
-        for pid in targets:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        try:
-            self.container.signal(sig)
-        except OSError:
-            pass
+        signal_tree(self.pid, self.container, sig)
 
     def close_pipes(self) -> None:
         for name in ("cmd_fd", "res_fd"):
