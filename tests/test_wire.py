@@ -117,3 +117,27 @@ def test_call_soon_runs_on_the_loop_thread():
         hub.poll(0.1)
     assert seen == [threading.current_thread().name]
     hub.shutdown()
+
+
+def test_a_lazy_message_waits_for_company_or_its_delay_and_keeps_its_place():
+    from jmesos.runtime.wire import LAZY_DELAY
+
+    server = Server(b"s3cret")
+    try:
+        client = Hub(b"s3cret", "client")
+        channel = client.connect(*server.address)
+        client.send(channel, "ack-1", lazy=True)
+        client.flush()
+        time.sleep(LAZY_DELAY / 4)
+        assert not [e for e in server.happenings if e.kind == "messages"]  # nothing has left yet
+        client.send(channel, "launch")  # an urgent message takes the lazy one with it, in order
+        assert receive(client, 2) == [("echo", "ack-1"), ("echo", "launch")]
+
+        client.send(channel, "ack-2", lazy=True)
+        sent = time.monotonic()
+        got = receive(client, 1)  # poll() wakes up for the lazy message's delay by itself
+        assert got == [("echo", "ack-2")]
+        assert time.monotonic() - sent >= LAZY_DELAY * 0.9
+        client.shutdown()
+    finally:
+        server.close()

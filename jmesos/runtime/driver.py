@@ -232,9 +232,8 @@ class SchedulerDriver(FrameworkAPI):
             self._callback("status_update", status)
             if self.framework.implicit_acknowledgements and status.uuid and status.agent_id and self.framework_id:
                 if self._channel is not None and self.status == DriverStatus.RUNNING:
-                    self._hub.send(
-                        self._channel, m.Acknowledge(self.framework_id, status.agent_id, status.task_id, status.uuid)
-                    )
+                    ack = m.Acknowledge(self.framework_id, status.agent_id, status.task_id, status.uuid)
+                    self._hub.send(self._channel, ack, lazy=True)  # rides with the next message out
         elif isinstance(message, m.FrameworkRegistered):
             self.framework_id = message.framework_id
             self.framework.id = message.framework_id

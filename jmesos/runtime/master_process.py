@@ -74,7 +74,9 @@ def run_master(
         for peer, message in out:
             channel = peers.get(peer)
             if channel is not None:
-                hub.send(channel, message)
+                # an agent only needs an acknowledgement before its retry, a second away: it can wait
+                # for the next launch to that agent instead of waking the agent by itself
+                hub.send(channel, message, lazy=type(message) is m.StatusUpdateAck)
 
     while not stopping:
         now = clock()

@@ -11,6 +11,12 @@ After the handshake, a frame is a 4-byte length and a pickled *list* of
 messages: everything queued for a peer during one loop iteration leaves in one
 frame, so a burst of status updates costs one system call, not thousands.
 Writes never block: what the kernel cannot take now waits in a buffer.
+
+A message sent ``lazy`` (an acknowledgement, which only stops a retry a second
+away) does not wake the peer by itself: it rides with the next message to that
+peer, or leaves on its own after :data:`LAZY_DELAY`.  Each wake-up of a process
+costs a context switch and a system call or two, which on a small machine is
+the bulk of a short task's overhead.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import queue
 import selectors
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +48,8 @@ _MAX_FRAME = 1 << 30
 #: what it held at the fork (as of the rest of the agent's memory), never a view of later reads.
 _READ_SIZE = 1 << 20
 _HELLO = b"JMESOS1"
+#: The longest a lazy message waits for company before it is sent alone.
+LAZY_DELAY = 0.02
 
 
 class AuthenticationError(ConnectionError):
@@ -82,6 +91,7 @@ class Channel:
     pending: list = field(default_factory=list)
     nonce: bytes = b""
     closed: bool = False
+    writing: bool = False  # registered for EVENT_WRITE: the kernel did not take all of outbuf
     info: dict = field(default_factory=dict)
 
     def __hash__(self) -> int:
@@ -116,6 +126,7 @@ class Hub:
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._dirty: set[Channel] = set()
+        self._lazy: dict[Channel, float] = {}  # channels holding only lazy messages -> when to send them
         self._rbuf = memoryview(mmap.mmap(-1, _READ_SIZE, flags=mmap.MAP_PRIVATE))
 
     # -- set-up -----------------------------------------------------------------------
@@ -162,16 +173,28 @@ class Hub:
         return channel
 
     # -- sending ----------------------------------------------------------------------
-    def send(self, channel: Channel, message: Any) -> None:
-        """Queue ``message``; it leaves with the others of this iteration at :meth:`flush`."""
+    def send(self, channel: Channel, message: Any, *, lazy: bool = False) -> None:
+        """Queue ``message``; it leaves with the others of this iteration at :meth:`flush`.
+
+        ``lazy`` messages wait for the next message to the same peer, or :data:`LAZY_DELAY`.
+        """
         if channel.closed:
             return
         channel.pending.append(message)
-        self._dirty.add(channel)
+        if not lazy:
+            self._dirty.add(channel)
+        elif channel not in self._dirty and channel not in self._lazy:
+            self._lazy[channel] = time.monotonic() + LAZY_DELAY
 
     def flush(self) -> None:
-        """Write every queued batch (what the socket cannot take now stays buffered)."""
+        """Write every queued batch, except lazy ones not yet due (what the socket cannot take stays buffered)."""
         dirty, self._dirty = self._dirty, set()
+        if self._lazy:
+            now = time.monotonic()
+            for channel, due in list(self._lazy.items()):
+                if due <= now or channel in dirty:
+                    del self._lazy[channel]
+                    dirty.add(channel)
         for channel in dirty:
             if channel.closed or not channel.pending:
                 continue
@@ -190,7 +213,11 @@ class Hub:
             self._close(channel)
             return
         del channel.outbuf[:sent]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if channel.outbuf else 0)
+        writing = bool(channel.outbuf)
+        if writing == channel.writing:
+            return
+        channel.writing = writing
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0)
         try:
             self.selector.modify(channel.sock, events, channel)
         except (KeyError, ValueError):
@@ -216,6 +243,7 @@ class Hub:
 
     def close(self, channel: Channel) -> None:
         """Close ``channel`` after writing what is buffered for it (best effort)."""
+        self._lazy.pop(channel, None)
         if channel.pending:
             self._dirty.add(channel)
             self.flush()
@@ -233,6 +261,7 @@ class Hub:
             return
         channel.closed = True
         self.channels.discard(channel)
+        self._lazy.pop(channel, None)
         try:
             self.selector.unregister(channel.sock)
         except (KeyError, ValueError):
@@ -256,6 +285,9 @@ class Hub:
     def poll(self, timeout: float | None) -> list[HubEvent]:
         """Wait up to ``timeout`` seconds (None: forever) and return what happened."""
         self.flush()
+        if self._lazy:
+            wait = max(0.0, min(self._lazy.values()) - time.monotonic())
+            timeout = wait if timeout is None else min(timeout, wait)
         out: list[HubEvent] = []
         for key, mask in self.selector.select(timeout):
             tag = key.data
