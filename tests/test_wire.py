@@ -119,7 +119,7 @@ def test_call_soon_runs_on_the_loop_thread():
     hub.shutdown()
 
 
-def test_a_lazy_message_waits_for_company_or_its_delay_and_keeps_its_place():
+def test_a_lazy_message_waits_for_company_or_its_delay_and_travels_behind_it():
     from jmesos.runtime.wire import LAZY_DELAY
 
     server = Server(b"s3cret")
@@ -130,8 +130,9 @@ def test_a_lazy_message_waits_for_company_or_its_delay_and_keeps_its_place():
         client.flush()
         time.sleep(LAZY_DELAY / 4)
         assert not [e for e in server.happenings if e.kind == "messages"]  # nothing has left yet
-        client.send(channel, "launch")  # an urgent message takes the lazy one with it, in order
-        assert receive(client, 2) == [("echo", "ack-1"), ("echo", "launch")]
+        client.send(channel, "launch")  # an urgent message takes the lazy one with it, behind itself
+        client.send(channel, "ack-1b", lazy=True)
+        assert receive(client, 3) == [("echo", "launch"), ("echo", "ack-1"), ("echo", "ack-1b")]
 
         client.send(channel, "ack-2", lazy=True)
         sent = time.monotonic()

@@ -21,7 +21,7 @@ from typing import Any
 from ..core import messages as m
 from ..core.model import FrameworkInfo, InvalidArgument, Offer, TaskInfo
 from ..core.scheduler import FrameworkAPI, Scheduler
-from .serialize import Blob, SerializationError, dumps_call, loads_value
+from .serialize import Blob, SerializationError, _dill, dumps_call, loads_value
 from .wire import AuthenticationError, Channel, Hub
 
 __all__ = ["SchedulerDriver", "DriverStatus"]
@@ -175,6 +175,10 @@ class SchedulerDriver(FrameworkAPI):
 
     def _loop(self) -> None:
         self._thread_id = threading.get_ident()
+        try:
+            _dill()  # while the master registers us, not on the first offer (a few ms of import)
+        except ImportError:
+            pass
         try:
             while not self._closing:
                 events = self._hub.poll(0.5)

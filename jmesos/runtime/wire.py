@@ -89,6 +89,7 @@ class Channel:
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytearray = field(default_factory=bytearray)
     pending: list = field(default_factory=list)
+    lazy: list = field(default_factory=list)
     nonce: bytes = b""
     closed: bool = False
     writing: bool = False  # registered for EVENT_WRITE: the kernel did not take all of outbuf
@@ -176,14 +177,17 @@ class Hub:
     def send(self, channel: Channel, message: Any, *, lazy: bool = False) -> None:
         """Queue ``message``; it leaves with the others of this iteration at :meth:`flush`.
 
-        ``lazy`` messages wait for the next message to the same peer, or :data:`LAZY_DELAY`.
+        ``lazy`` messages wait for the next message to the same peer, or :data:`LAZY_DELAY`,
+        and then travel behind it, so the peer handles what someone waits for first.
         """
         if channel.closed:
             return
-        channel.pending.append(message)
         if not lazy:
+            channel.pending.append(message)
             self._dirty.add(channel)
-        elif channel not in self._dirty and channel not in self._lazy:
+            return
+        channel.lazy.append(message)
+        if channel not in self._lazy:
             self._lazy[channel] = time.monotonic() + LAZY_DELAY
 
     def flush(self) -> None:
@@ -196,9 +200,15 @@ class Hub:
                     del self._lazy[channel]
                     dirty.add(channel)
         for channel in dirty:
-            if channel.closed or not channel.pending:
+            if channel.closed:
                 continue
-            data = pickle.dumps(channel.pending, protocol=pickle.HIGHEST_PROTOCOL)
+            batch = channel.pending
+            if channel.lazy:
+                batch += channel.lazy
+                channel.lazy = []
+            if not batch:
+                continue
+            data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
             channel.pending = []
             channel.outbuf += _HEADER.pack(len(data))
             channel.outbuf += data
@@ -244,7 +254,7 @@ class Hub:
     def close(self, channel: Channel) -> None:
         """Close ``channel`` after writing what is buffered for it (best effort)."""
         self._lazy.pop(channel, None)
-        if channel.pending:
+        if channel.pending or channel.lazy:
             self._dirty.add(channel)
             self.flush()
         if channel.outbuf:
