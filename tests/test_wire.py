@@ -139,6 +139,11 @@ def test_a_lazy_message_waits_for_company_or_its_delay_and_travels_behind_it():
         got = receive(client, 1)  # poll() wakes up for the lazy message's delay by itself
         assert got == [("echo", "ack-2")]
         assert time.monotonic() - sent >= LAZY_DELAY * 0.9
+
+        client.send(channel, "ack-3", lazy=True)
+        client.hurry(channel)  # a goodbye: what was acknowledged goes first
+        client.send(channel, "bye")
+        assert receive(client, 2) == [("echo", "ack-3"), ("echo", "bye")]
         client.shutdown()
     finally:
         server.close()

@@ -114,6 +114,7 @@ class SchedulerDriver(FrameworkAPI):
 
         def bye() -> None:
             if self._channel is not None and self.framework_id is not None:
+                self._hub.hurry(self._channel)  # acknowledgements first: a successor must not get them again
                 message = (
                     m.DeactivateFramework(self.framework_id) if failover else m.UnregisterFramework(self.framework_id)
                 )

@@ -24,8 +24,10 @@ from .wire import Channel, Hub
 
 __all__ = ["run_master"]
 
-#: Events reach observers in batches at most this often: a busy cluster wakes the notebook
-#: kernel fifty times a second, not once per task, leaving the CPU to the frameworks.
+#: Events reach observers this long after the first of a batch: a busy cluster wakes the
+#: notebook kernel at most fifty times a second, not once per task.  Waiting after the first
+#: event (rather than sending it at once if the last batch is old) also keeps the batch out of
+#: the moment a framework is answering that event's offer: both land in the same process.
 STREAM_INTERVAL = 0.02
 
 
@@ -51,7 +53,7 @@ def run_master(
 
     fresh: list[Event] = []
     unsent: list[Event] = []
-    last_streamed = -STREAM_INTERVAL
+    stream_at = float("inf")  # when the events waiting in ``unsent`` go out
     history: deque[Event] = deque(maxlen=replay_events)
     config = config or MasterConfig()
     options = {"allocation_interval": config.allocation_interval, **dict(policy_options or {})}
@@ -82,7 +84,7 @@ def run_master(
         now = clock()
         deadline = master.next_deadline()
         if unsent:
-            deadline = min(deadline, last_streamed + STREAM_INTERVAL)
+            deadline = min(deadline, stream_at)
         timeout = max(0.0, min(deadline - now, 1.0))
         for event in hub.poll(timeout):
             now = clock()
@@ -118,13 +120,14 @@ def run_master(
             route(master.tick(now))
         if fresh:
             history.extend(fresh)
+            if not unsent:
+                stream_at = now + STREAM_INTERVAL
             unsent.extend(fresh)
             fresh.clear()
-        if unsent and (now - last_streamed >= STREAM_INTERVAL or len(unsent) >= 5000):
+        if unsent and (now >= stream_at or len(unsent) >= 5000):
             for observer in observers:
                 hub.send(observer, m.EventBatch(unsent))
             unsent = []
-            last_streamed = now
     if unsent:
         for observer in observers:
             hub.send(observer, m.EventBatch(unsent))

@@ -190,6 +190,17 @@ class Hub:
         if channel not in self._lazy:
             self._lazy[channel] = time.monotonic() + LAZY_DELAY
 
+    def hurry(self, channel: Channel) -> None:
+        """Send the lazy messages queued for ``channel`` now, ahead of anything queued after them.
+
+        For a goodbye: what was acknowledged must reach the peer before the peer hears we left.
+        """
+        if channel.lazy:
+            channel.pending += channel.lazy
+            channel.lazy = []
+            self._lazy.pop(channel, None)
+            self._dirty.add(channel)
+
     def flush(self) -> None:
         """Write every queued batch, except lazy ones not yet due (what the socket cannot take stays buffered)."""
         dirty, self._dirty = self._dirty, set()
