@@ -311,6 +311,27 @@ def test_the_worker_is_reused_across_tasks(shared):
     assert len(pids) == 1
 
 
+def test_a_spare_worker_waits_for_the_first_python_task_and_is_replaced(tmp_path):
+    """A worker forked ahead of need runs a framework's first task; the agent forks the next spare later."""
+    master = FakeMaster()
+    agent = Agent(master, tmp_path)
+    try:
+        master.wait(lambda: master.registrations, what="registration")
+        children = lambda: {p.pid for p in psutil.Process(agent.pid).children()}  # noqa: E731
+        spare = master.wait(lambda: children(), what="a spare worker")
+        assert len(spare) == 1
+
+        def whoami():
+            return os.getpid()
+
+        master.run(python_task("first", whoami))
+        assert {loads_value(master.final("first").data)} == spare
+        master.wait(lambda: len(children()) == 2, timeout=5, what="a new spare beside the busy worker")
+    finally:
+        assert agent.stop() == 0
+        master.close()
+
+
 def test_the_pool_grows_for_tasks_that_block(shared):
     """Six sleeping tasks on a 2-cpu agent run side by side: each gets its own worker."""
     master, _ = shared

@@ -54,7 +54,7 @@ from .serialize import SerializationError, dumps_value, loads_call, loads_value
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent, _Task
 
-__all__ = ["send_framework_message", "messages", "sandbox", "current_task_id", "PythonExecutor", "Worker"]
+__all__ = ["send_framework_message", "messages", "sandbox", "current_task_id", "PythonExecutor", "Worker", "new_worker"]
 
 _HEADER = struct.Struct("!I")
 #: How long a task must have been running, asleep, before a queued task gets a new worker instead of waiting.
@@ -489,6 +489,7 @@ class Worker:
         "dead",
         "gen",
         "linked_gen",
+        "on_exit",
     )
 
     def __init__(self, pid: int, cmd_fd: int, res_fd: int, container: Container, number: int) -> None:
@@ -508,6 +509,7 @@ class Worker:
         self.dead = False
         self.gen = 0  # generation of the capture files the next task writes to
         self.linked_gen = -1  # the generation the agent linked into a sandbox
+        self.on_exit: Callable[[int], None] | None = None  # set by whoever owns the worker now
 
     def send(self, obj: Any) -> bool:
         """Queue a frame and write what the pipe takes now; False if the worker is gone."""
@@ -624,6 +626,29 @@ def spawn_worker(container: Container, *, rlimit: bool, enforces_memory: bool, n
         except ChildProcessError:
             pass
         raise
+    return worker
+
+
+def new_worker(agent: Agent) -> Worker | None:
+    """Fork a worker into a container of its own and watch for its end; None (logged) if the system refuses."""
+    try:
+        container = agent.isolator.container("w")
+    except OSError as exc:
+        print(f"jmesos agent: cannot create a container for a worker: {exc}", file=sys.stderr)
+        return None
+    try:
+        worker = spawn_worker(
+            container,
+            rlimit=container.kind == "rlimit",
+            enforces_memory=agent.isolator.enforces_memory,
+            number=0,
+            capture_dir=agent.capture_dir,
+        )
+    except OSError as exc:
+        print(f"jmesos agent: cannot fork a worker: {exc}", file=sys.stderr)
+        container.destroy()
+        return None
+    agent.watch_child(worker.pid, lambda status, w=worker: w.on_exit(status) if w.on_exit is not None else None)
     return worker
 
 
@@ -754,26 +779,13 @@ class PythonExecutor:
     def _spawn(self) -> Worker | None:
         agent = self.agent
         self._numbers += 1
-        try:
-            container = agent.isolator.container("w")
-        except OSError as exc:
-            print(f"jmesos agent: cannot create a container for a worker: {exc}", file=sys.stderr)
+        worker = agent.take_spare() or new_worker(agent)
+        if worker is None:
             return None
-        try:
-            worker = spawn_worker(
-                container,
-                rlimit=container.kind == "rlimit",
-                enforces_memory=agent.isolator.enforces_memory,
-                number=self._numbers,
-                capture_dir=agent.capture_dir,
-            )
-        except OSError as exc:
-            print(f"jmesos agent: cannot fork a worker: {exc}", file=sys.stderr)
-            container.destroy()
-            return None
+        worker.number = self._numbers
+        worker.on_exit = lambda status, w=worker: self._on_exit(w, status)
         self.workers[worker.pid] = worker
         agent.hub.add_reader(worker.res_fd, lambda w=worker: agent._safely(lambda: self._on_readable(w)))
-        agent.watch_child(worker.pid, lambda status, w=worker: self._on_exit(w, status))
         return worker
 
     def kill(self, task: _Task) -> None:
