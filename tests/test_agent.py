@@ -326,7 +326,15 @@ def test_a_spare_worker_waits_for_the_first_python_task_and_is_replaced(tmp_path
 
         master.run(python_task("first", whoami))
         assert {loads_value(master.final("first").data)} == spare
-        master.wait(lambda: len(children()) == 2, timeout=5, what="a new spare beside the busy worker")
+        master.wait(lambda: len(children()) == 2, timeout=5, what="a new spare beside the idle worker")
+
+        (second,) = children() - spare
+        captures = tmp_path / "sandboxes" / f".jmesos-capture-{agent.pid}"
+        master.wait(lambda: list(captures.glob(f"w{second}-*")), what="the spare's capture files")
+        os.kill(second, signal.SIGKILL)  # a spare that dies is cleaned up and replaced
+        master.wait(lambda: len(children() - {second}) == 2, timeout=5, what="a third spare")
+        master.wait(lambda: not list(captures.glob(f"w{second}-*")), timeout=5, what="the dead spare's files to go")
+        assert agent.proc.poll() is None
     finally:
         assert agent.stop() == 0
         master.close()

@@ -59,7 +59,7 @@ from ..core.resources import ResourceError, Resources
 from ..core.states import Reason, TaskState
 from .command import CommandProcess, LaunchError, describe_exit, launch_command
 from .containers import ISOLATION_MODES, Container, Isolator, make_isolator
-from .executor import ERROR, KILL_GRACE, MEMORY, PROMOTE_AFTER, PythonExecutor, Worker, new_worker
+from .executor import ERROR, KILL_GRACE, MEMORY, PROMOTE_AFTER, PythonExecutor, Worker, new_worker, remove_captures
 from .serialize import Blob, loads_value
 from .wire import AuthenticationError, Channel, Hub, read_secret
 
@@ -562,6 +562,7 @@ class Agent:
             self.spare = None
         worker.dead = True
         worker.close_pipes()
+        remove_captures(self.capture_dir, worker.pid)
         self.destroy_container(worker.container)
 
     # ================================================================ the master

@@ -283,6 +283,17 @@ def capture_path(directory: str, pid: int, gen: int, stream: str) -> str:
     return os.path.join(directory, f"w{pid}-{gen}.{stream}")
 
 
+def remove_captures(directory: str, pid: int) -> None:
+    """Delete what is left of worker ``pid``'s capture files (it is gone)."""
+    prefix = f"w{pid}-"
+    try:
+        for name in os.listdir(directory):
+            if name.startswith(prefix):
+                os.unlink(os.path.join(directory, name))
+    except OSError:
+        pass
+
+
 def make_dir(path: str) -> None:
     try:
         os.mkdir(path)
@@ -970,13 +981,7 @@ class PythonExecutor:
                 publish_capture(directory, worker.pid, task.capture_gen, task.sandbox)
             except OSError:
                 pass
-        prefix = f"w{worker.pid}-"
-        try:
-            for name in os.listdir(directory):
-                if name.startswith(prefix):
-                    os.unlink(os.path.join(directory, name))
-        except OSError:
-            pass
+        remove_captures(directory, worker.pid)
         oom = False
         if worker.container.paths:
             try:
