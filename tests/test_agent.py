@@ -404,6 +404,40 @@ def test_output_of_python_and_shell_tasks_lands_in_the_sandbox(shared):
     assert Path(sandbox_path(root, "agent-1", "fw-1", "after-chatty"), "stdout").read_text() == "mine\n"
 
 
+def test_threads_a_task_leaves_running_cannot_touch_later_tasks(shared):
+    """A worker whose task left threads behind is retired: the next task runs in a clean process."""
+    master, agent = shared
+
+    def haunt():
+        import threading
+        import time
+
+        def ghost():
+            while True:
+                print("ghost", flush=True)
+                time.sleep(0.005)
+
+        threading.Thread(target=ghost, name="ghost", daemon=True).start()
+        return os.getpid()
+
+    def listen():
+        import time
+
+        time.sleep(0.2)
+        print("mine")
+        return os.getpid()
+
+    master.run(python_task("haunt", haunt))
+    haunted = loads_value(master.final("haunt").data)
+    master.run(python_task("listen", listen))
+    assert loads_value(master.final("listen").data) != haunted
+    root = str(agent.work / "sandboxes")
+    assert Path(sandbox_path(root, "agent-1", "fw-1", "listen"), "stdout").read_text() == "mine\n"
+    stderr = Path(sandbox_path(root, "agent-1", "fw-1", "haunt"), "stderr").read_text()
+    assert "left 1 thread running (ghost)" in stderr
+    master.wait(lambda: pid_gone(haunted), timeout=10, what="the haunted worker to exit")
+
+
 def test_a_long_task_has_its_sandbox_while_it_runs(shared, tmp_path):
     master, agent = shared
     flag = tmp_path / "go"

@@ -42,6 +42,7 @@ import pickle
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -339,6 +340,7 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
     capture = link.capture = _Capture(capture_dir)
     capture.rotate(0)
     children = f"/proc/self/task/{os.getpid()}/children"
+    own_threads = {t.ident for t in threading.enumerate()}
     while True:
         frame = link.recv()
         if frame is None:
@@ -403,6 +405,16 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = old
+        stray = [t.name for t in threading.enumerate() if t.ident not in own_threads and t.is_alive()]
+        if stray:  # they would run on into later tasks: this worker takes no more
+            note = (
+                f"jmesos: the task left {len(stray)} thread{'s' if len(stray) > 1 else ''} running "
+                f"({', '.join(stray)}); its worker is retired so they cannot touch later tasks\n"
+            )
+            try:
+                os.write(2, note.encode(errors="replace"))
+            except OSError:
+                pass
         out, err = os.fstat(1), os.fstat(2)
         if out.st_size or err.st_size or out.st_nlink > 1 or err.st_nlink > 1 or link.sandbox_made:
             try:
@@ -418,9 +430,10 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
         if leftovers:
             _reap_leftovers()
         try:
-            link.send(("done", task_id, outcome, data, message, capture.gen))
+            link.send(("done", task_id, outcome, data, message, capture.gen, bool(stray)))
         except (pickle.PicklingError, MemoryError) as exc:
-            link.send(("done", task_id, FAILED, None, f"the result could not be sent: {exc!r}", capture.gen))
+            failure = f"the result could not be sent: {exc!r}"
+            link.send(("done", task_id, FAILED, None, failure, capture.gen, bool(stray)))
 
 
 def _flush_std() -> None:
@@ -905,7 +918,9 @@ class PythonExecutor:
     def _on_frame(self, worker: Worker, frame: Any) -> None:
         kind = frame[0]
         if kind == "done":
-            _, task_id, outcome, data, message, gen = frame
+            _, task_id, outcome, data, message, gen, stray_threads = frame
+            if stray_threads:
+                worker.retire = True
             if gen > worker.gen:
                 worker.gen = gen
             task = worker.task
