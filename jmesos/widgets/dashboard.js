@@ -202,7 +202,7 @@ function drawOffers(pane, d, W, H) {
   const x = (t) => left + ((t - t0) / (t1 - t0)) * (right - left);
   const rowH = Math.min(90, (bottom - top) / rows.length);
   const agents = [...new Set(marks.map((m) => m.agent))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-  const lanes = Math.max(1, Math.min(agents.length, 8));
+  const lanes = Math.max(1, Math.min(agents.length, Math.floor((rowH - 8) / 3)));  // a lane is at least 3px tall
   const laneOf = {};
   agents.forEach((a, i) => (laneOf[a] = i % lanes));
   const laneH = (rowH - 8) / lanes;
@@ -242,7 +242,8 @@ function drawOffers(pane, d, W, H) {
     lx += 30 + OUTCOME_LABELS[o].length * 6.2;
   }
   sv("text", { x: 0, y: -20, class: "jm-sub" }, lg,
-    `each mark: one offer, from sent to answer · one lane per agent · hover for the resources and the allocator's reason` +
+    `each mark: one offer, from sent to answer · ${lanes >= agents.length ? "one lane per agent" : `${agents.length} agents share ${lanes} lanes`}` +
+    ` · hover for the resources and the allocator's reason` +
     `${d.omitted ? ` · ${d.omitted} older offers not drawn` : ""}`);
 }
 
