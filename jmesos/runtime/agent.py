@@ -285,7 +285,7 @@ class Agent:
         self._children: dict[int, tuple[int | None, Callable[[int], None], Callable[[], None] | None]] = {}
         self._polled_children = False
         self._next_housekeeping = time.monotonic() + 1.0
-        self.spare: Worker | None = None  # forked and warmed ahead of need: see _make_spare
+        self.spare: Worker | None = None  # a worker forked ahead of need: see _make_spare
         self._handlers: dict[type, Callable[[Any], None]] = {
             m.RunTasks: self._on_run_tasks,
             m.KillTaskOnAgent: self._on_kill_task,

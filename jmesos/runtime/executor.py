@@ -405,7 +405,7 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = old
-        stray = [t.name for t in threading.enumerate() if t.ident not in own_threads and t.is_alive()]
+        stray = [t.name for t in threading.enumerate() if t.ident not in own_threads]
         if stray:  # they would run on into later tasks: this worker takes no more
             note = (
                 f"jmesos: the task left {len(stray)} thread{'s' if len(stray) > 1 else ''} running "
