@@ -127,7 +127,7 @@ class Hub:
         self.selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._dirty: set[Channel] = set()
-        self._lazy: dict[Channel, float] = {}  # channels holding only lazy messages -> when to send them
+        self._lazy: dict[Channel, float] = {}  # channels holding lazy messages -> when they go at the latest
         self._rbuf = memoryview(mmap.mmap(-1, _READ_SIZE, flags=mmap.MAP_PRIVATE))
 
     # -- set-up -----------------------------------------------------------------------
