@@ -271,6 +271,7 @@ def _check_replay(page) -> None:
     assert fill.replace(" ", "") in ("rgb(253,236,234)",), fill
     shot(page, dash, "replay-cluster.png")
     select_tab(dash, "offers")
+    dash.locator(".jm-offer").first.wait_for()  # the pane may draw once before the offers arrive
     fws = set(dash.locator(".jm-offer").evaluate_all("els => els.map(e => e.dataset.fw)"))
     assert {"analytics", "web-batch"} <= fws
     outcomes = set(dash.locator(".jm-offer").evaluate_all("els => els.map(e => e.dataset.outcome)"))
