@@ -56,7 +56,9 @@ class PiEstimator(Scheduler):
             self.todo = [i for i in self.todo if f"pi-{i}" not in launched]
             driver.launch_tasks([offer.id], tasks)
             if tasks:
-                self._say(f"  offer {offer.id:>6} {offer.agent_id:>8} {offer.resources!s:<34} -> {len(tasks)} tasks")
+                self._say(
+                    f"  offer {offer.id:>6} {offer.agent_id:>8} {offer.resources!s:<34} -> {len(tasks)} task{'' if len(tasks) == 1 else 's'}"
+                )
 
     def status_update(self, driver, status):
         if status.state == TaskState.TASK_FINISHED:
