@@ -7,6 +7,7 @@ Measured side by side in one run on this machine, medians of ``--runs`` fresh cl
 
 - start-up: constructor call until the cluster accepts work (4 workers / agents);
 - throughput: 10,000 no-op Python tasks (jmesos: launched through resource offers);
+- first task: on a fresh cluster, the first no-op task's submit -> result (workers not yet used);
 - round trip: one no-op task at a time, submit -> result seen by the caller;
 - memory: sum of PSS of every process of the cluster right after start;
 - efficiency: 400 x 50 ms sleeps on 4 workers x 1 cpu, ideal time / measured time, and
@@ -125,14 +126,15 @@ class PingPong(jmesos.Scheduler):
                 driver.stop()
 
 
-def jmesos_start() -> tuple[float, float]:
+def jmesos_start() -> tuple[float, float, float]:
     t0 = time.perf_counter()
     cluster = jmesos.LocalCluster(agents=4, cpus=1, mem="1GiB", trace_messages=False)
     ready = time.perf_counter() - t0
     time.sleep(0.5)
     mem = pss_mb([cluster._proc.pid, *descendants(cluster._proc.pid)])
+    first = cluster.run(PingPong(1), name="first", timeout=60).times[0] * 1000
     cluster.stop()
-    return ready, mem
+    return ready, mem, first
 
 
 def jmesos_throughput(n: int) -> float:
@@ -182,6 +184,9 @@ def dask_all(n: int, rtt_n: int, count: int, seconds: float) -> dict[str, float]
     time.sleep(0.5)
     mem = pss_mb(set(descendants(me)) - before)
     t0 = time.perf_counter()
+    client.submit(noop, -1, pure=False).result()
+    first = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
     client.gather(client.map(noop, range(n), pure=False))
     throughput = n / (time.perf_counter() - t0)
     times = []
@@ -197,6 +202,7 @@ def dask_all(n: int, rtt_n: int, count: int, seconds: float) -> dict[str, float]
     return {
         "ready": ready,
         "mem": mem,
+        "first": first,
         "throughput": throughput,
         "rtt": statistics.median(times[20:]) * 1000,
         "sleeps": sleeps,
@@ -218,6 +224,9 @@ def ipp_all(n: int, rtt_n: int, count: int, seconds: float) -> dict[str, float]:
     mem = pss_mb(set(descendants(me)) - before)
     view = rc.load_balanced_view()
     t0 = time.perf_counter()
+    view.apply_sync(noop, -1)
+    first = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
     view.map_sync(noop, range(n))
     throughput = n / (time.perf_counter() - t0)
     times = []
@@ -232,6 +241,7 @@ def ipp_all(n: int, rtt_n: int, count: int, seconds: float) -> dict[str, float]:
     return {
         "ready": ready,
         "mem": mem,
+        "first": first,
         "throughput": throughput,
         "rtt": statistics.median(times[20:]) * 1000,
         "sleeps": sleeps,
@@ -252,11 +262,12 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
 
     if "jmesos" in systems:
-        runs = {"ready": [], "mem": [], "throughput": [], "rtt": [], "sleeps": [], "pool": []}
+        runs = {"ready": [], "mem": [], "first": [], "throughput": [], "rtt": [], "sleeps": [], "pool": []}
         for _ in range(args.runs):
-            ready, mem = jmesos_start()
+            ready, mem, first = jmesos_start()
             runs["ready"].append(ready)
             runs["mem"].append(mem)
+            runs["first"].append(first)
             runs["throughput"].append(jmesos_throughput(args.tasks))
             runs["rtt"].append(jmesos_round_trip(args.rtt))
             runs["sleeps"].append(jmesos_sleeps(args.sleeps, nap_s))
@@ -273,12 +284,14 @@ def main() -> int:
         results[name] = {k: statistics.median(r[k] for r in per_run) for k in per_run[0]}
 
     print(f"\nmedians of {args.runs} fresh runs on {os.cpu_count()} cores; 4 workers/agents each\n")
-    header = f"{'':<14}{'ready s':>9}{'tasks/s':>10}{'rtt ms':>9}{'PSS MB':>9}{'sleeps s':>10}{'effic.':>8}"
+    header = (
+        f"{'':<14}{'ready s':>9}{'first ms':>10}{'tasks/s':>10}{'rtt ms':>9}{'PSS MB':>9}{'sleeps s':>10}{'effic.':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in results.items():
         print(
-            f"{name:<14}{r['ready']:>9.3f}{r['throughput']:>10,.0f}{r['rtt']:>9.2f}{r['mem']:>9.0f}"
+            f"{name:<14}{r['ready']:>9.3f}{r['first']:>10.1f}{r['throughput']:>10,.0f}{r['rtt']:>9.2f}{r['mem']:>9.0f}"
             f"{r['sleeps']:>10.2f}{ideal / r['sleeps']:>8.1%}"
         )
     headline: dict[str, float] = {}
@@ -290,6 +303,7 @@ def main() -> int:
         )
         headline = {
             "jmesos_ready_s": round(j["ready"], 3),
+            "jmesos_first_task_ms": round(j["first"], 2),
             "jmesos_tasks_per_s": round(j["throughput"]),
             "jmesos_rtt_ms": round(j["rtt"], 3),
             "jmesos_pss_mb": round(j["mem"], 1),
@@ -300,10 +314,11 @@ def main() -> int:
             if other in results:
                 o = results[other]
                 print(
-                    f"vs {other}: start {o['ready'] / j['ready']:.1f}x faster, throughput {j['throughput'] / o['throughput']:.1f}x, "
+                    f"vs {other}: start {o['ready'] / j['ready']:.1f}x faster, first task {o['first'] / j['first']:.1f}x faster, throughput {j['throughput'] / o['throughput']:.1f}x, "
                     f"round trip {o['rtt'] / j['rtt']:.1f}x faster, memory {o['mem'] / j['mem']:.1f}x less"
                 )
                 headline[f"{other}_ready_s"] = round(o["ready"], 3)
+                headline[f"{other}_first_task_ms"] = round(o["first"], 2)
                 headline[f"{other}_tasks_per_s"] = round(o["throughput"])
                 headline[f"{other}_rtt_ms"] = round(o["rtt"], 3)
                 headline[f"{other}_pss_mb"] = round(o["mem"], 1)
