@@ -155,6 +155,29 @@ class FrameworkAPI:
     def _wire_task(self, task: TaskInfo) -> TaskInfo:
         raise NotImplementedError
 
+    def _callback(self, name: str, *args: Any) -> None:
+        raise NotImplementedError
+
+    def _deliver_offer_news(self, message: Any) -> bool:
+        """Call back for the messages every driver treats alike (offers made or rescinded, losses).
+
+        Returns False for any other message: the driver handles it.
+        """
+        if isinstance(message, m.ResourceOffers):
+            for offer in message.offers:
+                self.offers[offer.id] = offer
+            self._callback("resource_offers", list(message.offers))
+        elif isinstance(message, m.RescindOffer):
+            self.offers.pop(message.offer_id, None)
+            self._callback("offer_rescinded", message.offer_id)
+        elif isinstance(message, m.AgentLost):
+            self._callback("agent_lost", message.agent_id)
+        elif isinstance(message, m.ExecutorLost):
+            self._callback("executor_lost", message.executor_id, message.agent_id, message.status)
+        else:
+            return False
+        return True
+
     def _fid(self) -> str:
         if self.framework_id is None:
             raise RuntimeError("the framework is not registered yet; call driver methods from callbacks")

@@ -220,11 +220,9 @@ class SchedulerDriver(FrameworkAPI):
         self._finish(DriverStatus.ABORTED)
 
     def _dispatch(self, message: m.Message) -> None:
-        if isinstance(message, m.ResourceOffers):
-            for offer in message.offers:
-                self.offers[offer.id] = offer
-            self._callback("resource_offers", list(message.offers))
-        elif isinstance(message, m.StatusUpdate):
+        if self._deliver_offer_news(message):
+            return
+        if isinstance(message, m.StatusUpdate):
             status = message.status
             if isinstance(status.data, Blob):
                 try:
@@ -247,13 +245,6 @@ class SchedulerDriver(FrameworkAPI):
                 self._callback("reregistered", message.master)
             else:
                 self._callback("registered", message.framework_id, message.master)
-        elif isinstance(message, m.RescindOffer):
-            self.offers.pop(message.offer_id, None)
-            self._callback("offer_rescinded", message.offer_id)
-        elif isinstance(message, m.AgentLost):
-            self._callback("agent_lost", message.agent_id)
-        elif isinstance(message, m.ExecutorLost):
-            self._callback("executor_lost", message.executor_id, message.agent_id, message.status)
         elif isinstance(message, m.ExecutorToFramework):
             data = message.data
             if isinstance(data, Blob):  # the agent could not open it; it travels as serialised bytes

@@ -109,16 +109,12 @@ class VirtualDriver(FrameworkAPI):
                 print(f"jmesos: {text}\n{traceback.format_exc()}", file=sys.stderr)
 
     def _deliver(self, message: m.Message) -> None:
-        if self.done:
+        if self.done or self._deliver_offer_news(message):
             return
         if isinstance(message, m.FrameworkRegistered):
             self.framework_id = message.framework_id
             self.status = "DRIVER_RUNNING"
             self._callback("registered", message.framework_id, message.master)
-        elif isinstance(message, m.ResourceOffers):
-            for offer in message.offers:
-                self.offers[offer.id] = offer
-            self._callback("resource_offers", list(message.offers))
         elif isinstance(message, m.StatusUpdate):
             status = dataclasses.replace(message.status)
             self._callback("status_update", status)
@@ -126,13 +122,6 @@ class VirtualDriver(FrameworkAPI):
                 self._cluster._to_master(
                     self.peer, m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid)
                 )
-        elif isinstance(message, m.RescindOffer):
-            self.offers.pop(message.offer_id, None)
-            self._callback("offer_rescinded", message.offer_id)
-        elif isinstance(message, m.AgentLost):
-            self._callback("agent_lost", message.agent_id)
-        elif isinstance(message, m.ExecutorLost):
-            self._callback("executor_lost", message.executor_id, message.agent_id, message.status)
         elif isinstance(message, m.ExecutorToFramework):
             self._callback("framework_message", message.agent_id, message.data)
         elif isinstance(message, m.FrameworkError):
