@@ -147,3 +147,23 @@ def test_a_lazy_message_waits_for_company_or_its_delay_and_travels_behind_it():
         client.shutdown()
     finally:
         server.close()
+
+
+def test_an_at_once_message_leaves_without_waiting_for_the_flush_and_keeps_the_order():
+    server = Server(b"s3cret")
+    try:
+        client = Hub(b"s3cret", "client")
+        channel = client.connect(*server.address)
+        client.send(channel, "status")  # queued: waits for the next flush
+        client.send(channel, "ack", lazy=True)
+        client.send(channel, "launch", at_once=True)  # takes what was queued before it, in order
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not [e for e in server.happenings if e.kind == "messages"]:
+            time.sleep(0.005)  # the client never polls or flushes here
+        frames = [e.messages for e in server.happenings if e.kind == "messages"]
+        assert frames == [["status", "launch", "ack"]]
+        client.send(channel, "later")
+        assert receive(client, 4) == [("echo", "status"), ("echo", "launch"), ("echo", "ack"), ("echo", "later")]
+        client.shutdown()
+    finally:
+        server.close()

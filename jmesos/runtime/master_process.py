@@ -75,10 +75,14 @@ def run_master(
     def route(out: list[tuple[str, m.Message]]) -> None:
         for peer, message in out:
             channel = peers.get(peer)
-            if channel is not None:
-                # an agent only needs an acknowledgement before its retry, a second away: it can wait
-                # for the next launch to that agent instead of waking the agent by itself
-                hub.send(channel, message, lazy=type(message) is m.StatusUpdateAck)
+            if channel is None:
+                continue
+            kind = type(message)
+            # A launch leaves at once: queued, it waited for the rest of the iteration and often
+            # for the offers going to the framework, whose thread, woken first, then took the cpu.
+            # An agent only needs an acknowledgement before its retry, a second away: that can
+            # wait for the next launch to the agent instead of waking it by itself.
+            hub.send(channel, message, lazy=kind is m.StatusUpdateAck, at_once=kind is m.RunTasks)
 
     while not stopping:
         now = clock()

@@ -174,13 +174,21 @@ class Hub:
         return channel
 
     # -- sending ----------------------------------------------------------------------
-    def send(self, channel: Channel, message: Any, *, lazy: bool = False) -> None:
+    def send(self, channel: Channel, message: Any, *, lazy: bool = False, at_once: bool = False) -> None:
         """Queue ``message``; it leaves with the others of this iteration at :meth:`flush`.
 
         ``lazy`` messages wait for the next message to the same peer, or :data:`LAZY_DELAY`,
         and then travel behind it, so the peer handles what someone waits for first.
+        ``at_once`` writes the message now, with whatever was queued for that peer before it,
+        instead of after the rest of this iteration's work and the other peers' frames.
         """
         if channel.closed:
+            return
+        if at_once:
+            channel.pending.append(message)
+            self._dirty.discard(channel)
+            self._lazy.pop(channel, None)
+            self._flush_channel(channel)
             return
         if not lazy:
             channel.pending.append(message)
@@ -211,19 +219,23 @@ class Hub:
                     del self._lazy[channel]
                     dirty.add(channel)
         for channel in dirty:
-            if channel.closed:
-                continue
-            batch = channel.pending
-            if channel.lazy:
-                batch += channel.lazy
-                channel.lazy = []
-            if not batch:
-                continue
-            data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
-            channel.pending = []
-            channel.outbuf += _HEADER.pack(len(data))
-            channel.outbuf += data
-            self._write(channel)
+            self._flush_channel(channel)
+
+    def _flush_channel(self, channel: Channel) -> None:
+        """Write what is queued for ``channel`` as one frame, its lazy messages behind the rest."""
+        if channel.closed:
+            return
+        batch = channel.pending
+        if channel.lazy:
+            batch += channel.lazy
+            channel.lazy = []
+        if not batch:
+            return
+        data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        channel.pending = []
+        channel.outbuf += _HEADER.pack(len(data))
+        channel.outbuf += data
+        self._write(channel)
 
     def _write(self, channel: Channel) -> None:
         try:
