@@ -266,6 +266,16 @@ def test_a_student_session_on_a_real_cluster(ip, no_leaks) -> None:
         assert "ended TASK_FAILED" in str(info.value) and "\n" not in str(info.value)
         assert "ZeroDivisionError" in out.stderr, "the cell's own traceback is shown"
 
+        # the notebook variables a cell reads travel with it, as copies; what cannot travel is named
+        ip.run_cell("base = 40\ndef bump(v):\n    return v + step\nstep = 2\nsquares = (i * i for i in range(3))")
+        result, _ = run(ip, "task --cpus 1 --mem 64MiB", "before = base\nbase = bump(base)\n(before, base)")
+        assert result == (40, 42)
+        assert ip.user_ns["base"] == 40, "the cell changed its copy, not the notebook's variable"
+        with capture_output() as out, pytest.raises(UsageError) as info:
+            ip.run_cell_magic("mesos", "task", "sum(squares)")
+        assert "squares was not sent to the agent" in out.stderr and "cannot be serialised" in out.stderr
+        assert "NameError" in out.stderr and "ended TASK_FAILED" in str(info.value)
+
         _, out = run(ip, "add-agent --cpus 1 --mem 128")
         new_agent = out.stdout.split()[-1]
         assert new_agent.startswith("agent-")

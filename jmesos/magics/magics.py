@@ -14,6 +14,7 @@ should read like advice, not like a crash.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shlex
 import textwrap
@@ -163,8 +164,8 @@ def _build_parsers() -> dict[str, MagicArgumentParser]:
     task = p["task"] = _parser(
         "task",
         "(cell magic) run the cell's code as a task on the cluster and show its output and result",
-        "%%mesos task runs the cell in a fresh Python process on an agent (notebook variables are not there: "
-        "import and define what the cell needs inside it). Its prints are shown, and its last expression is the result.",
+        "%%mesos task runs the cell in a Python process on an agent, with copies of the notebook variables it "
+        "reads (changes to them stay on the agent). Its prints are shown, and its last expression is the result.",
     )
     task.add_argument(
         "--cpus", type=_number("--cpus", float, 0.001, "1"), default=1.0, help="cpus for the task (default 1)"
@@ -553,7 +554,7 @@ class MesosMagics(Magics):
 
         code = textwrap.dedent(cell)
         try:
-            compile(code, "<%%mesos task>", "exec")
+            tree = ast.parse(code, "<%%mesos task>", "exec")
         except SyntaxError as exc:
             raise UsageError(f"the cell has a syntax error on line {exc.lineno}: {exc.msg}") from None
         try:
@@ -562,7 +563,9 @@ class MesosMagics(Magics):
             raise UsageError(str(exc)) from None
         self._cell_tasks += 1
         task_id = f"cell-{self._cell_tasks}"
-        scheduler = _CellTask(TaskInfo(name=task_id, resources=need, fn=run_cell, args=(code,)), args.agent, need)
+        variables = self._cell_variables(tree)
+        task = TaskInfo(name=task_id, resources=need, fn=run_cell, args=(code,), kwargs={"variables": variables})
+        scheduler = _CellTask(task, args.agent, need)
         handle = cluster.run_async(scheduler, name=f"%%mesos task {task_id}")
         try:
             if not scheduler.finished.wait(args.timeout):
@@ -595,6 +598,55 @@ class MesosMagics(Magics):
 
             print(err, end="" if err.endswith("\n") else "\n", file=sys.stderr)
         return status.data
+
+    def _cell_variables(self, tree: ast.Module) -> dict[str, bytes]:
+        """Serialised copies of the notebook variables the cell reads; a line on stderr for each that cannot go.
+
+        Functions and classes defined in the notebook go by value (dill), so
+        they work on the agent as they do here; modules go by name.
+        """
+        import sys
+
+        from ..runtime.serialize import SerializationError, dumps_value
+
+        user_ns = self.shell.user_ns if self.shell is not None else {}
+        hidden = getattr(self.shell, "user_ns_hidden", {})
+        names = sorted(
+            {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        )
+        variables: dict[str, bytes] = {}
+        for name in names:
+            if name not in user_ns or name in hidden or _IPYTHON_HISTORY.fullmatch(name):
+                continue
+            value = user_ns[name]
+            size = getattr(value, "nbytes", 0)
+            if isinstance(size, int) and size > CELL_VARIABLE_LIMIT:
+                print(
+                    f"{name} was not sent to the agent: it holds {size / 2**20:.0f} MiB "
+                    f"(over {CELL_VARIABLE_LIMIT >> 20} MiB); load or build it inside the cell",
+                    file=sys.stderr,
+                )
+                continue
+            try:
+                blob = dumps_value(value, f"the notebook variable {name!r}", by_value=True)
+            except SerializationError as exc:
+                print(f"{name} was not sent to the agent: {exc}", file=sys.stderr)
+                continue
+            if len(blob) > CELL_VARIABLE_LIMIT:
+                print(
+                    f"{name} was not sent to the agent: it takes {len(blob) / 2**20:.0f} MiB serialised "
+                    f"(over {CELL_VARIABLE_LIMIT >> 20} MiB); load or build it inside the cell",
+                    file=sys.stderr,
+                )
+                continue
+            variables[name] = bytes(blob)
+        return variables
+
+
+#: A notebook variable bigger than this is not copied to the agent for ``%%mesos task``.
+CELL_VARIABLE_LIMIT = 64 << 20
+#: IPython's output history (``_``, ``__``, ``_3``, ``_i3`` ...): never what a cell means to send.
+_IPYTHON_HISTORY = re.compile(r"_{1,3}|_i{1,3}|_i?\d+|_[ido]h")
 
 
 class _CellTask(Scheduler):
