@@ -629,8 +629,12 @@ class MesosMagics(Magics):
                 continue
             try:
                 blob = dumps_value(value, f"the notebook variable {name!r}", by_value=True)
-            except SerializationError as exc:
-                print(f"{name} was not sent to the agent: {exc}", file=sys.stderr)
+            except SerializationError:
+                kind = type(value).__qualname__
+                print(
+                    f"{name} was not sent to the agent: a {kind} cannot be serialised; create it inside the cell",
+                    file=sys.stderr,
+                )
                 continue
             if len(blob) > CELL_VARIABLE_LIMIT:
                 print(
