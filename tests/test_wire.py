@@ -46,19 +46,25 @@ def receive(hub: Hub, count: int, timeout: float = 10.0) -> list:
     return got
 
 
-def test_messages_round_trip_in_order():
+@pytest.fixture
+def connected():
+    """An echoing server and a client hub connected to it: ``(client, channel, server)``."""
     server = Server(b"s3cret")
+    client = Hub(b"s3cret", "client")
     try:
-        client = Hub(b"s3cret", "client")
-        channel = client.connect(*server.address)
-        for i in range(1000):
-            client.send(channel, i)
-        client.flush()
-        got = receive(client, 1000)
-        assert got == [("echo", i) for i in range(1000)]
-        client.shutdown()
+        yield client, client.connect(*server.address), server
     finally:
+        client.shutdown()
         server.close()
+
+
+def test_messages_round_trip_in_order(connected):
+    client, channel, _ = connected
+    for i in range(1000):
+        client.send(channel, i)
+    client.flush()
+    got = receive(client, 1000)
+    assert got == [("echo", i) for i in range(1000)]
 
 
 def test_wrong_secret_is_refused_and_the_server_keeps_serving():
@@ -91,21 +97,15 @@ def test_a_client_refuses_a_server_without_the_secret():
         server.close()
 
 
-def test_big_frames_both_ways_do_not_deadlock():
+def test_big_frames_both_ways_do_not_deadlock(connected):
     """Both sides send megabytes at once: non-blocking writes keep both loops moving."""
-    server = Server(b"k")
-    try:
-        client = Hub(b"k", "client")
-        channel = client.connect(*server.address)
-        blob = b"x" * (4 << 20)
-        for _ in range(4):
-            client.send(channel, blob)
-            client.flush()
-        got = receive(client, 4, timeout=30)
-        assert len(got) == 4 and all(len(g[1]) == len(blob) for g in got)
-        client.shutdown()
-    finally:
-        server.close()
+    client, channel, _ = connected
+    blob = b"x" * (4 << 20)
+    for _ in range(4):
+        client.send(channel, blob)
+        client.flush()
+    got = receive(client, 4, timeout=30)
+    assert len(got) == 4 and all(len(g[1]) == len(blob) for g in got)
 
 
 def test_call_soon_runs_on_the_loop_thread():
@@ -119,51 +119,39 @@ def test_call_soon_runs_on_the_loop_thread():
     hub.shutdown()
 
 
-def test_a_lazy_message_waits_for_company_or_its_delay_and_travels_behind_it():
+def test_a_lazy_message_waits_for_company_or_its_delay_and_travels_behind_it(connected):
     from jmesos.runtime.wire import LAZY_DELAY
 
-    server = Server(b"s3cret")
-    try:
-        client = Hub(b"s3cret", "client")
-        channel = client.connect(*server.address)
-        client.send(channel, "ack-1", lazy=True)
-        client.flush()
-        time.sleep(LAZY_DELAY / 4)
-        assert not [e for e in server.happenings if e.kind == "messages"]  # nothing has left yet
-        client.send(channel, "launch")  # an urgent message takes the lazy one with it, behind itself
-        client.send(channel, "ack-1b", lazy=True)
-        assert receive(client, 3) == [("echo", "launch"), ("echo", "ack-1"), ("echo", "ack-1b")]
+    client, channel, server = connected
+    client.send(channel, "ack-1", lazy=True)
+    client.flush()
+    time.sleep(LAZY_DELAY / 4)
+    assert not [e for e in server.happenings if e.kind == "messages"]  # nothing has left yet
+    client.send(channel, "launch")  # an urgent message takes the lazy one with it, behind itself
+    client.send(channel, "ack-1b", lazy=True)
+    assert receive(client, 3) == [("echo", "launch"), ("echo", "ack-1"), ("echo", "ack-1b")]
 
-        client.send(channel, "ack-2", lazy=True)
-        sent = time.monotonic()
-        got = receive(client, 1)  # poll() wakes up for the lazy message's delay by itself
-        assert got == [("echo", "ack-2")]
-        assert time.monotonic() - sent >= LAZY_DELAY * 0.9
+    client.send(channel, "ack-2", lazy=True)
+    sent = time.monotonic()
+    got = receive(client, 1)  # poll() wakes up for the lazy message's delay by itself
+    assert got == [("echo", "ack-2")]
+    assert time.monotonic() - sent >= LAZY_DELAY * 0.9
 
-        client.send(channel, "ack-3", lazy=True)
-        client.hurry(channel)  # a goodbye: what was acknowledged goes first
-        client.send(channel, "bye")
-        assert receive(client, 2) == [("echo", "ack-3"), ("echo", "bye")]
-        client.shutdown()
-    finally:
-        server.close()
+    client.send(channel, "ack-3", lazy=True)
+    client.hurry(channel)  # a goodbye: what was acknowledged goes first
+    client.send(channel, "bye")
+    assert receive(client, 2) == [("echo", "ack-3"), ("echo", "bye")]
 
 
-def test_an_at_once_message_leaves_without_waiting_for_the_flush_and_keeps_the_order():
-    server = Server(b"s3cret")
-    try:
-        client = Hub(b"s3cret", "client")
-        channel = client.connect(*server.address)
-        client.send(channel, "status")  # queued: waits for the next flush
-        client.send(channel, "ack", lazy=True)
-        client.send(channel, "launch", at_once=True)  # takes what was queued before it, in order
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not [e for e in server.happenings if e.kind == "messages"]:
-            time.sleep(0.005)  # the client never polls or flushes here
-        frames = [e.messages for e in server.happenings if e.kind == "messages"]
-        assert frames == [["status", "launch", "ack"]]
-        client.send(channel, "later")
-        assert receive(client, 4) == [("echo", "status"), ("echo", "launch"), ("echo", "ack"), ("echo", "later")]
-        client.shutdown()
-    finally:
-        server.close()
+def test_an_at_once_message_leaves_without_waiting_for_the_flush_and_keeps_the_order(connected):
+    client, channel, server = connected
+    client.send(channel, "status")  # queued: waits for the next flush
+    client.send(channel, "ack", lazy=True)
+    client.send(channel, "launch", at_once=True)  # takes what was queued before it, in order
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not [e for e in server.happenings if e.kind == "messages"]:
+        time.sleep(0.005)  # the client never polls or flushes here
+    frames = [e.messages for e in server.happenings if e.kind == "messages"]
+    assert frames == [["status", "launch", "ack"]]
+    client.send(channel, "later")
+    assert receive(client, 4) == [("echo", "status"), ("echo", "launch"), ("echo", "ack"), ("echo", "later")]
