@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Any
 
 from ..resources import Resources
 from .state import AgentState, FrameworkState
@@ -90,7 +91,7 @@ class DeclineFilters:
         agent.filters[expiry] = agent.filters.get(expiry, 0) | bit
         agent.filtered |= bit
         if agent.refused:  # a framework's latest refusal on an agent replaces its earlier one
-            _forget_refused(agent, bit)
+            _clear_bits(agent.refused, bit)
         if refused is not None:
             # grouped by value: in a busy cluster many frameworks refuse the same leftovers of an agent
             agent.refused[refused] = agent.refused.get(refused, 0) | bit
@@ -142,17 +143,10 @@ class DeclineFilters:
         The heap keeps the expiry times; :meth:`expire` skips entries that are
         no longer on the agent, which is cheaper than searching the heap now.
         """
-        keep = ~bits
-        for expiry, mask in list(agent.filters.items()):
-            if mask & bits:
-                mask &= keep
-                if mask:
-                    agent.filters[expiry] = mask
-                else:
-                    del agent.filters[expiry]
-        agent.filtered &= keep
+        _clear_bits(agent.filters, bits)
+        agent.filtered &= ~bits
         if agent.refused:
-            _forget_refused(agent, bits)
+            _clear_bits(agent.refused, bits)
         if not agent.filters:
             self.agent_ids.discard(agent.id)
 
@@ -204,13 +198,13 @@ class DeclineFilters:
         return out
 
 
-def _forget_refused(agent: AgentState, bits: int) -> None:
-    """Remove the frameworks in ``bits`` from the agent's refused-resources records."""
+def _clear_bits(masks: dict[Any, int], bits: int) -> None:
+    """Remove the frameworks in ``bits`` from a table of framework bitmasks, dropping emptied entries."""
     keep = ~bits
-    for res, mask in list(agent.refused.items()):
+    for key, mask in list(masks.items()):
         if mask & bits:
             mask &= keep
             if mask:
-                agent.refused[res] = mask
+                masks[key] = mask
             else:
-                del agent.refused[res]
+                del masks[key]
