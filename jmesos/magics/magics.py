@@ -17,6 +17,7 @@ import argparse
 import ast
 import re
 import shlex
+import sys
 import textwrap
 import threading
 from collections.abc import Callable
@@ -586,16 +587,12 @@ class MesosMagics(Magics):
             print(out, end="" if out.endswith("\n") else "\n")
         state = str(status.state)
         if state != "TASK_FINISHED":
-            import sys
-
             detail = (status.message or err or "").rstrip()
             if detail:
                 print(detail, file=sys.stderr)
             where = f" on {scheduler.launched_on}" if scheduler.launched_on else ""
             raise UsageError(f"{task_id} ended {state}{where}" + ("; its error is above" if detail else ""))
         if err:
-            import sys
-
             print(err, end="" if err.endswith("\n") else "\n", file=sys.stderr)
         return status.data
 
@@ -605,10 +602,12 @@ class MesosMagics(Magics):
         Functions and classes defined in the notebook go by value (dill), so
         they work on the agent as they do here; modules go by name.
         """
-        import sys
-
         from ..runtime.serialize import SerializationError, dumps_value
 
+        def not_sent(name: str, why: str) -> None:
+            print(f"{name} was not sent to the agent: {why}", file=sys.stderr)
+
+        too_big = f"(over {CELL_VARIABLE_LIMIT >> 20} MiB); load or build it inside the cell"
         user_ns = self.shell.user_ns if self.shell is not None else {}
         hidden = getattr(self.shell, "user_ns_hidden", {})
         names = sorted(
@@ -621,27 +620,15 @@ class MesosMagics(Magics):
             value = user_ns[name]
             size = getattr(value, "nbytes", 0)
             if isinstance(size, int) and size > CELL_VARIABLE_LIMIT:
-                print(
-                    f"{name} was not sent to the agent: it holds {size / 2**20:.0f} MiB "
-                    f"(over {CELL_VARIABLE_LIMIT >> 20} MiB); load or build it inside the cell",
-                    file=sys.stderr,
-                )
+                not_sent(name, f"it holds {size / 2**20:.0f} MiB {too_big}")
                 continue
             try:
                 blob = dumps_value(value, f"the notebook variable {name!r}", by_value=True)
             except SerializationError:
-                kind = type(value).__qualname__
-                print(
-                    f"{name} was not sent to the agent: a {kind} cannot be serialised; create it inside the cell",
-                    file=sys.stderr,
-                )
+                not_sent(name, f"a {type(value).__qualname__} cannot be serialised; create it inside the cell")
                 continue
             if len(blob) > CELL_VARIABLE_LIMIT:
-                print(
-                    f"{name} was not sent to the agent: it takes {len(blob) / 2**20:.0f} MiB serialised "
-                    f"(over {CELL_VARIABLE_LIMIT >> 20} MiB); load or build it inside the cell",
-                    file=sys.stderr,
-                )
+                not_sent(name, f"it takes {len(blob) / 2**20:.0f} MiB serialised {too_big}")
                 continue
             variables[name] = bytes(blob)
         return variables
