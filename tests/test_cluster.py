@@ -277,6 +277,17 @@ def _cluster_pids(cluster) -> list[int]:
     return [root.pid, *(p.pid for p in root.children(recursive=True))]
 
 
+def test_a_cluster_that_cannot_start_quotes_why(tmp_path, monkeypatch):
+    """The processes' own words reach the user, read before stopping removes the work directory."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nprint('this machine refuses to start Python', file=sys.stderr)\nsys.exit(3)\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="the master did not start") as failure:
+        jmesos.LocalCluster(agents=1, cpus=1, mem="256MiB", start_timeout=20)
+    assert "this machine refuses to start Python" in str(failure.value)
+
+
 def test_stop_leaves_no_process_behind():
     cluster = jmesos.LocalCluster(agents=2, cpus=1, mem="512MiB")
     handle = cluster.run_async(

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ..core import messages as m
 from ..core.events import Event, EventLog
@@ -256,6 +256,10 @@ class LocalCluster:
         }
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # the supervisor imports jmesos from where this process did, installed or not
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        if os.path.basename(package_root) not in ("site-packages", "dist-packages"):  # never ahead of the stdlib
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "jmesos.runtime.supervisor"],
             stdin=subprocess.PIPE,
@@ -277,14 +281,12 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     break
         if self.address is None:
-            self.stop()
-            raise RuntimeError(self._failure("the master did not start"))
+            self._give_up("the master did not start")
         self._hub = Hub(self._secret, "observer")
         try:
             channel = self._hub.connect(*self.address, name="master")
         except (OSError, ConnectionError):
-            self.stop()
-            raise RuntimeError(self._failure("the master process exited before it could serve")) from None
+            self._give_up("the master process exited before it could serve")
         self._hub.send(channel, m.Subscribe(replay=True))
         self._hub.flush()
         self._observer = threading.Thread(target=self._observe, name="jmesos-events", daemon=True)
@@ -295,8 +297,7 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     break
         if len(self._agent_pids) < want:
-            self.stop()
-            raise RuntimeError(self._failure(f"only {len(self._agent_pids)} of {want} agents registered"))
+            self._give_up(f"only {len(self._agent_pids)} of {want} agents registered")
         # ready means the event log shows every agent too (tables and views read only the log)
         for agent_id in list(self._agent_pids):
             self._wait_for_agent_event(agent_id, max(0.5, deadline - time.monotonic()))
@@ -306,6 +307,12 @@ class LocalCluster:
             self.wait_for(lambda e: e.kind == "agent_added" and e.data.get("agent_id") == agent_id, timeout)
         except TimeoutError:
             pass  # the agent is up; its event is late, which only views notice
+
+    def _give_up(self, what: str) -> NoReturn:
+        """Stop what did start and raise, quoting the logs before stopping removes them."""
+        failure = self._failure(what)
+        self.stop()
+        raise RuntimeError(failure) from None
 
     def _failure(self, what: str) -> str:
         logs = []
