@@ -265,6 +265,8 @@ def test_a_student_session_on_a_real_cluster(ip, no_leaks) -> None:
             ip.run_cell_magic("mesos", "task", "1 / 0")
         assert "ended TASK_FAILED" in str(info.value) and "\n" not in str(info.value)
         assert "ZeroDivisionError" in out.stderr, "the cell's own traceback is shown"
+        assert "_cell.py" not in out.stderr, "jmesos's own frames are hidden: the traceback starts at the cell"
+        assert '<%%mesos task>", line 1' in out.stderr, out.stderr
 
         # the notebook variables a cell reads travel with it, as copies; what cannot travel is named
         ip.run_cell("base = 40\ndef bump(v):\n    return v + step\nstep = 2\nsquares = (i * i for i in range(3))")

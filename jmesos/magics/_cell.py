@@ -22,6 +22,7 @@ def run_cell(code: str, filename: str = "<%%mesos task>", variables: dict[str, b
     namespace starts with ``variables``: copies of the notebook variables it
     reads, serialised by the magic (name -> bytes).
     """
+    __tracebackhide__ = True  # a failing cell's traceback starts at the cell, as in the notebook
     namespace: dict[str, Any] = {"__name__": "__main__"}
     for name, blob in (variables or {}).items():
         try:
