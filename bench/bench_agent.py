@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from jmesos.core import messages as m
-from jmesos.core.model import FrameworkInfo, TaskInfo
+from jmesos.core.model import TaskInfo
 from jmesos.core.resources import Resources
 from jmesos.core.states import TaskState
 from jmesos.runtime.serialize import dumps_call
@@ -108,7 +108,6 @@ def main() -> int:
         deadline = time.monotonic() + 20
         while master.agent_id is None and time.monotonic() < deadline:
             master.pump(0.05)
-        framework = FrameworkInfo("bench")
         need = Resources(cpus=0.01, mem=16)
         counter = 0
 
@@ -119,7 +118,7 @@ def main() -> int:
 
         # warm up: workers forked, function cached
         for _ in range(200):
-            master.hub.send(master.channel, m.RunTasks("fw-1", framework, [task()]))
+            master.hub.send(master.channel, m.RunTasks("fw-1", [task()]))
         while master.finished < 200:
             master.pump(0.05)
 
@@ -128,7 +127,7 @@ def main() -> int:
         for _ in range(args.roundtrips):
             t = task()
             start = time.perf_counter()
-            master.hub.send(master.channel, m.RunTasks("fw-1", framework, [t]))
+            master.hub.send(master.channel, m.RunTasks("fw-1", [t]))
             master.hub.flush()
             while t.task_id not in master.done_at:
                 master.pump(0.01)
@@ -146,7 +145,7 @@ def main() -> int:
         while master.finished - base < args.tasks:
             room = min(args.inflight - (sent - (master.finished - base)), args.tasks - sent)
             if room > 0:
-                master.hub.send(master.channel, m.RunTasks("fw-1", framework, [task() for _ in range(room)]))
+                master.hub.send(master.channel, m.RunTasks("fw-1", [task() for _ in range(room)]))
                 sent += room
             master.pump(0.01)
         elapsed = time.perf_counter() - start

@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from jmesos.core import messages as m
-from jmesos.core.model import AgentInfo, FrameworkInfo, TaskInfo, TaskStatus
+from jmesos.core.model import AgentInfo, TaskInfo, TaskStatus
 from jmesos.core.resources import Resources
 from jmesos.core.states import Reason, TaskState
 from jmesos.runtime import containers
@@ -32,7 +32,6 @@ from jmesos.runtime.serialize import Blob, dumps_call, loads_value
 from jmesos.runtime.wire import Hub
 
 SECRET = b"agent-test-secret"
-FRAMEWORK = FrameworkInfo("test-framework")
 SMALL = Resources(cpus=0.1, mem=64)
 _probe = containers.make_isolator("auto")
 CGROUPS = _probe.kind.startswith("cgroups")
@@ -123,7 +122,7 @@ class FakeMaster:
         self.wait(lambda: state in self.states(task_id, framework_id), what=f"{task_id} {state}")
 
     def run(self, *tasks: TaskInfo, framework_id: str = "fw-1") -> None:
-        self.send(m.RunTasks(framework_id, FRAMEWORK, list(tasks)))
+        self.send(m.RunTasks(framework_id, list(tasks)))
 
     def close(self) -> None:
         self.hub.shutdown()
@@ -557,8 +556,8 @@ def test_bad_input_never_takes_the_agent_down(shared):
     not_a_task = TaskInfo(task_id="no-code", resources=SMALL, command="true")
     not_a_task.command = None  # as a buggy driver might send it
     master.send(
-        m.RunTasks("fw-1", FRAMEWORK, [not_a_task, "garbage"]),  # type: ignore[list-item]
-        m.RunTasks(None, FRAMEWORK, []),  # type: ignore[arg-type]
+        m.RunTasks("fw-1", [not_a_task, "garbage"]),  # type: ignore[list-item]
+        m.RunTasks(None, []),  # type: ignore[arg-type]
         m.KillTaskOnAgent("no-such-framework", "ghost"),
         m.FrameworkToExecutor("no-such-framework", "agent-1", "hello?"),
         m.FrameworkRegistered("fw-1", "master"),  # a message an agent never gets

@@ -669,7 +669,7 @@ class Master:
                 task_count=len(launched),
             )
         if launched:
-            out.append((agent.peer, m.RunTasks(fw.id, fw.info, launched)))  # type: ignore[arg-type]
+            out.append((agent.peer, m.RunTasks(fw.id, launched)))  # type: ignore[arg-type]
             self._shares_dirty = True
         if remaining:
             self.allocator.recover(fw.id, agent.id, remaining, refuse, now)

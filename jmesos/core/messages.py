@@ -277,8 +277,9 @@ class AgentRegistered(Message):
 
 @dataclass
 class RunTasks(Message):
+    """Launch ``tasks`` of one framework.  The agent needs no more of the framework than its id."""
+
     framework_id: str
-    framework: FrameworkInfo
     tasks: list[TaskInfo]
 
     def summary(self) -> dict[str, Any]:
