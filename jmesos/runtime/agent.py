@@ -678,7 +678,8 @@ class Agent:
         if due < self._retry_at:
             self._retry_at = due
         if self.registered:
-            self.hub.send(self.channel, pending.message)  # type: ignore[arg-type]
+            # an end frees resources the master is waiting to offer: it leaves now, not after this iteration's work
+            self.hub.send(self.channel, pending.message, at_once=state.is_terminal)  # type: ignore[arg-type]
 
     def _resend(self, now: float, everything: bool) -> None:
         """Send again the unacknowledged updates that are due (or all of them), oldest first."""

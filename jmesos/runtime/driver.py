@@ -11,6 +11,7 @@ thousand tasks of one function costs one ``dill`` pass.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 import threading
@@ -143,7 +144,9 @@ class SchedulerDriver(FrameworkAPI):
             payload = dumps_call(task.fn, task.args, task.kwargs)
         except SerializationError as exc:
             raise InvalidArgument(f"task {task.task_id!r}: {exc}") from None
-        return dataclasses.replace(task, fn=None, args=(), kwargs={}, payload=payload)
+        wire = copy.copy(task)  # checked when built: replace() would check it all again, on the launch's path
+        wire.fn, wire.args, wire.kwargs, wire.payload = None, (), {}, payload
+        return wire
 
     def _on_loop_thread(self) -> bool:
         return threading.get_ident() == self._thread_id

@@ -366,6 +366,7 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
     capture.rotate(0)
     children = f"/proc/self/task/{os.getpid()}/children"
     own_threads = {t.ident for t in threading.enumerate()}
+    thread_count = threading.active_count()
     while True:
         frame = link.recv()
         if frame is None:
@@ -407,8 +408,8 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                     outcome = FAILED
                     message = _format_exception(exc)
                 else:
-                    try:
-                        data = bytes(dumps_value(value, "the task's return value"))
+                    try:  # None travels as no data at all
+                        data = None if value is None else bytes(dumps_value(value, "the task's return value"))
                     except SerializationError as exc:
                         outcome = FAILED
                         message = f"the task finished but its result cannot be sent back: {exc}"
@@ -430,7 +431,9 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = old
-        stray = [t.name for t in threading.enumerate() if t.ident not in own_threads]
+        stray = []
+        if threading.active_count() != thread_count:  # cheap, where enumerate() builds a list every task
+            stray = [t.name for t in threading.enumerate() if t.ident not in own_threads]
         if stray:  # they would run on into later tasks: this worker takes no more
             note = (
                 f"jmesos: the task left {len(stray)} thread{'s' if len(stray) > 1 else ''} running "

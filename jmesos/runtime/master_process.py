@@ -30,6 +30,9 @@ __all__ = ["run_master"]
 #: the moment a framework is answering that event's offer: both land in the same process.
 STREAM_INTERVAL = 0.02
 
+#: what someone is waiting for, so it is written as soon as the core returns it
+_AT_ONCE = (m.RunTasks, m.ResourceOffers)
+
 
 def run_master(
     secret: bytes,
@@ -80,9 +83,10 @@ def run_master(
             kind = type(message)
             # A launch leaves at once: queued, it waited for the rest of the iteration and often
             # for the offers going to the framework, whose thread, woken first, then took the cpu.
+            # Offers too: a framework is waiting for them (with the updates queued before them).
             # An agent only needs an acknowledgement before its retry, a second away: that can
             # wait for the next launch to the agent instead of waking it by itself.
-            hub.send(channel, message, lazy=kind is m.StatusUpdateAck, at_once=kind is m.RunTasks)
+            hub.send(channel, message, lazy=kind is m.StatusUpdateAck, at_once=kind in _AT_ONCE)
 
     while not stopping:
         now = clock()
