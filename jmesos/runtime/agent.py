@@ -353,6 +353,9 @@ class Agent:
                     _log(event.detail)
             except Exception:  # noqa: BLE001 - nothing the master sends may kill the agent
                 _log(f"error handling {event.kind}:\n{traceback.format_exc()}")
+        # what the events produced (a task's end frees resources the master is waiting to offer)
+        # leaves before the housekeeping, in one frame however many tasks ended together
+        self.hub.flush()
         if self.channel is not None and self.channel.closed:  # a failed write closes it without an event
             self._master_lost("the connection to the master broke")
         self._tick(time.monotonic())
@@ -678,8 +681,7 @@ class Agent:
         if due < self._retry_at:
             self._retry_at = due
         if self.registered:
-            # an end frees resources the master is waiting to offer: it leaves now, not after this iteration's work
-            self.hub.send(self.channel, pending.message, at_once=state.is_terminal)  # type: ignore[arg-type]
+            self.hub.send(self.channel, pending.message)  # type: ignore[arg-type]
 
     def _resend(self, now: float, everything: bool) -> None:
         """Send again the unacknowledged updates that are due (or all of them), oldest first."""
