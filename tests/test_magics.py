@@ -266,7 +266,16 @@ def test_a_student_session_on_a_real_cluster(ip, no_leaks) -> None:
         assert "ended TASK_FAILED" in str(info.value) and "\n" not in str(info.value)
         assert "ZeroDivisionError" in out.stderr, "the cell's own traceback is shown"
         assert "_cell.py" not in out.stderr, "jmesos's own frames are hidden: the traceback starts at the cell"
-        assert '<%%mesos task>", line 1' in out.stderr, out.stderr
+        assert '<%%mesos task cell-2>", line 1' in out.stderr, out.stderr
+        # the agent has no copy of notebook code: the kernel puts the cell's and the function's lines back
+        ip.run_cell("def ratio(a, b):\n    return a / b")
+        with capture_output() as out, pytest.raises(UsageError):
+            ip.run_cell_magic("mesos", "task", "x = 1\nratio(x, 0)")
+        lines = out.stderr.splitlines()
+        at_cell = next(i for i, line in enumerate(lines) if '<%%mesos task cell-3>", line 2' in line)
+        assert lines[at_cell + 1].strip() == "ratio(x, 0)", out.stderr
+        at_function = next(i for i, line in enumerate(lines) if "line 2, in ratio" in line)
+        assert lines[at_function + 1].strip() == "return a / b", out.stderr
 
         # the notebook variables a cell reads travel with it, as copies; what cannot travel is named
         ip.run_cell("base = 40\ndef bump(v):\n    return v + step\nstep = 2\nsquares = (i * i for i in range(3))")

@@ -551,6 +551,7 @@ class MesosMagics(Magics):
     # ------------------------------------------------------------------ %%mesos task
     def _task(self, args: argparse.Namespace, cell: str) -> Any:
         cluster = self._need_cluster()
+        from ..runtime.tracebacks import remember_source
         from ._cell import run_cell
 
         code = textwrap.dedent(cell)
@@ -565,7 +566,11 @@ class MesosMagics(Magics):
         self._cell_tasks += 1
         task_id = f"cell-{self._cell_tasks}"
         variables = self._cell_variables(tree)
-        task = TaskInfo(name=task_id, resources=need, fn=run_cell, args=(code,), kwargs={"variables": variables})
+        filename = f"<%%mesos task {task_id}>"
+        remember_source(filename, code)  # so a traceback from the agent shows the cell's lines here
+        task = TaskInfo(
+            name=task_id, resources=need, fn=run_cell, args=(code, filename), kwargs={"variables": variables}
+        )
         scheduler = _CellTask(task, args.agent, need)
         handle = cluster.run_async(scheduler, name=f"%%mesos task {task_id}")
         try:

@@ -22,7 +22,9 @@ from typing import Any
 from ..core import messages as m
 from ..core.model import FrameworkInfo, InvalidArgument, Offer, TaskInfo
 from ..core.scheduler import FrameworkAPI, Scheduler
+from ..core.states import TaskState
 from .serialize import Blob, SerializationError, _dill, dumps_call, loads_value
+from .tracebacks import with_notebook_sources
 from .wire import AuthenticationError, Channel, Hub
 
 __all__ = ["SchedulerDriver", "DriverStatus"]
@@ -235,6 +237,8 @@ class SchedulerDriver(FrameworkAPI):
                     status.message = (status.message + "\n" if status.message else "") + (
                         f"the result could not be loaded here: {type(exc).__name__}: {exc}"
                     )
+            if status.state == TaskState.TASK_FAILED and status.message:  # the notebook's own lines
+                status.message = with_notebook_sources(status.message)
             self._callback("status_update", status)
             if self.framework.implicit_acknowledgements and status.uuid and status.agent_id and self.framework_id:
                 if self._channel is not None and self.status == DriverStatus.RUNNING:

@@ -51,10 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 from .containers import Container, descendants, signal_tree
 from .serialize import SerializationError, dumps_value, loads_call, loads_value
+from .tracebacks import visible
 
 if TYPE_CHECKING:  # pragma: no cover
-    from types import TracebackType
-
     from .agent import Agent, _Task
 
 __all__ = ["send_framework_message", "messages", "sandbox", "current_task_id", "PythonExecutor", "Worker", "new_worker"]
@@ -230,30 +229,7 @@ def _reap_leftovers() -> None:
 def _format_exception(exc: BaseException) -> str:
     tb = exc.__traceback__
     # drop the worker's own frame: the traceback starts in the task's function
-    return "".join(traceback.format_exception(type(exc), exc, _without_hidden(tb.tb_next if tb else None)))
-
-
-def _without_hidden(tb: TracebackType | None) -> TracebackType | None:
-    """``tb`` without the frames that set ``__tracebackhide__`` (IPython's convention).
-
-    jmesos's own code between the worker and the user's code (e.g. what runs a
-    ``%%mesos task`` cell) marks itself so, and a student's traceback starts at
-    their own line, as it does in the notebook.
-    """
-    head = last = None
-    while tb is not None:
-        following = tb.tb_next
-        frame = tb.tb_frame
-        if not (frame.f_locals.get("__tracebackhide__") or frame.f_globals.get("__tracebackhide__")):
-            if last is None:
-                head = tb
-            else:
-                last.tb_next = tb
-            last = tb
-        tb = following
-    if last is not None:
-        last.tb_next = None
-    return head
+    return "".join(traceback.format_exception(type(exc), exc, visible(tb.tb_next if tb else None)))
 
 
 class _Capture:
