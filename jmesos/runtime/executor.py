@@ -342,7 +342,6 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
     capture.rotate(0)
     children = f"/proc/self/task/{os.getpid()}/children"
     own_threads = {t.ident for t in threading.enumerate()}
-    thread_count = threading.active_count()
     while True:
         frame = link.recv()
         if frame is None:
@@ -408,7 +407,7 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                 else:
                     os.environ[key] = old
         stray = []
-        if threading.active_count() != thread_count:  # cheap, where enumerate() builds a list every task
+        if threading.active_count() != len(own_threads):  # cheap, where enumerate() builds a list every task
             stray = [t.name for t in threading.enumerate() if t.ident not in own_threads]
         if stray:  # they would run on into later tasks: this worker takes no more
             note = (
