@@ -11,8 +11,8 @@ After the handshake, a frame is a 4-byte length and a pickled *list* of
 messages: everything queued for a peer during one loop iteration leaves in one
 frame, so a burst of status updates costs one system call, not thousands.
 Writes never block: what the kernel cannot take now waits in a buffer.  A message
-sent ``at_once`` (a launch, which a worker waits for) does not wait for the end of the
-iteration: it leaves at once, with what was queued for that peer before it.
+sent ``at_once`` (a launch or offers, which someone waits for) does not wait for the end
+of the iteration: it leaves at once, with what was queued for that peer before it.
 
 A message sent ``lazy`` (an acknowledgement, which only stops a retry a second
 away) does not wake the peer by itself: it rides with the next message to that
