@@ -156,6 +156,44 @@ def test_agent_that_answers_pings_stays(h):
     assert aid in h.master.agents
 
 
+def test_health_checks_follow_each_agent_own_schedule(h):
+    """An agent that reconnects is checked a ping interval after that, not at its old time; a removed one never."""
+    a1 = h.add_agent("A1")
+    h.advance(0.5)
+    a2 = h.add_agent("A2")
+    h.advance(0.2)
+    info = h.master.agents[a1].info
+    h.send("A1b", m.RegisterAgent(info))  # A1 comes back on a new connection at t=0.7
+    del h.alive["A1"]  # its health checks now land in the inbox
+    h.take("A1b")
+    h.advance(0.35)  # t=1.05: A1's old check (t=1.0) is void
+    assert h.take("A1b", m.Ping) == [] and h.take("A1", m.Ping) == []
+    h.disconnect("A2")  # A2 goes silent: it misses its checks and is removed
+    del h.alive["A2"]
+    h.advance(0.7)  # t=1.75: A1's check came at t=1.7
+    assert len(h.take("A1b", m.Ping)) == 1
+    h.send("A1b", m.Pong(a1))
+    assert a1 in h.master.agents and a2 in h.master.agents
+    h.alive["A1b"] = a1
+    h.advance(2.5)
+    assert a1 in h.master.agents and a2 not in h.master.agents
+    assert [e.data["agent_id"] for e in h.events if e.kind == "agent_removed"] == [a2]
+    assert h.master.next_deadline() > h.now
+
+
+def test_offers_time_out_oldest_first_and_only_when_due(h):
+    h.master.config.offer_timeout = 2.0
+    h.add_framework("F")
+    h.add_agent("A")
+    h.advance(1.0)
+    h.add_agent("B")
+    first, second = (o.id for o in h.offers("F"))
+    h.advance(1.1)  # t=2.1: only the first offer is 2 s old
+    assert [r.offer_id for r in h.take("F", m.RescindOffer)] == [first]
+    h.advance(1.0)
+    assert [r.offer_id for r in h.take("F", m.RescindOffer)] == [second]
+
+
 def test_framework_failover_keeps_tasks_and_timeout_kills_them(h):
     fid = h.add_framework("F", failover_timeout=10)
     h.add_agent("A")
