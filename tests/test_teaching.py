@@ -394,6 +394,25 @@ def test_virtual_cluster_reproduces_the_drf_example_the_same_way_every_time():
     ]
 
 
+def test_a_virtual_run_leaves_the_garbage_collector_as_it_found_it():
+    """A run defers full collections; the process's own settings must be back afterwards, also after an error."""
+    import gc
+
+    before = gc.get_threshold()
+    _paper_example()
+    assert gc.get_threshold() == before
+
+    class Broken(jmesos.Scheduler):
+        def resource_offers(self, driver, offers):
+            raise KeyboardInterrupt  # not an Exception: it leaves the run itself
+
+    cluster = VirtualCluster(1, quiet=True)
+    cluster.add_framework(Broken())
+    with pytest.raises(KeyboardInterrupt):
+        cluster.run(until=5)
+    assert gc.get_threshold() == before
+
+
 def test_virtual_cluster_reports_lost_tasks_when_an_agent_dies():
     class Keeper(jmesos.Scheduler):
         def __init__(self):
