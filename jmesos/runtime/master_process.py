@@ -12,7 +12,6 @@ import signal
 import socket
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..core import messages as m
 from ..core.allocator import make_allocator
 from ..core.events import Event
 from ..core.master import Master, MasterConfig
+from .history import EventHistory
 from .wire import Channel, Hub
 
 __all__ = ["run_master"]
@@ -57,7 +57,7 @@ def run_master(
     fresh: list[Event] = []
     unsent: list[Event] = []
     stream_at = float("inf")  # when the events waiting in ``unsent`` go out
-    history: deque[Event] = deque(maxlen=replay_events)
+    history = EventHistory(replay_events)
     config = config or MasterConfig()
     options = {"allocation_interval": config.allocation_interval, **dict(policy_options or {})}
     master = Master(make_allocator(policy, **options), config, record=fresh.append)
@@ -103,8 +103,8 @@ def run_master(
                 for message in event.messages:
                     if isinstance(message, m.Subscribe):
                         observers.add(channel)
-                        if message.replay and history:
-                            hub.send(channel, m.EventBatch(list(history)))
+                        if message.replay and len(history):
+                            hub.send(channel, m.EventBatch(history.replay()))
                         continue
                     try:
                         route(master.receive(now, channel.name, message))
@@ -136,6 +136,7 @@ def run_master(
             for observer in observers:
                 hub.send(observer, m.EventBatch(unsent))
             unsent = []
+            history.seal()
     if unsent:
         for observer in observers:
             hub.send(observer, m.EventBatch(unsent))
