@@ -20,7 +20,6 @@ Mesos: it can be rebuilt from agents and schedulers re-registering.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
@@ -155,7 +154,6 @@ class Master:
         # (next_ping, order, agent id) for every agent, plus stale entries a reschedule left behind:
         # at the paper's 50,000 agents, scanning them all on every step made a simulation quadratic
         self._pings: list[tuple[float, int, str]] = []
-        self._registrations = itertools.count()
         self._dirty_agents: set[str] = set()
         self._next_allocation: float = 0.0
         self._last_shares_at = -math.inf
@@ -856,7 +854,7 @@ class Master:
             self._agent_seq += 1
             agent_id = f"agent-{self._agent_seq}"
         info.id = agent_id
-        agent = _Agent(agent_id, info, peer, info.resources, order=next(self._registrations))
+        agent = _Agent(agent_id, info, peer, info.resources, order=self._agent_seq)
         self.agents[agent_id] = agent
         self._schedule_ping(agent, now + self.config.ping_interval)
         self._peer_agent[peer] = agent_id

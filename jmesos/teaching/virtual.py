@@ -401,7 +401,7 @@ def _rare_full_collections():
 
     A run allocates millions of short-lived objects and keeps many (events, the
     master's books): with the default thresholds Python traversed the whole heap
-    about twenty times in a 20,000-agent run, half of its time.  Young garbage is
+    twenty times in a 20,000-agent run, over 40% of its time.  Young garbage is
     still collected as usual.
     """
     young, middle, old = gc.get_threshold()
