@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,7 @@ def main() -> int:
     finally:
         agent.terminate()
         agent.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

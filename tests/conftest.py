@@ -1,8 +1,16 @@
-"""Shared fixtures: every test that starts processes checks that none are left behind."""
+"""Shared fixtures: every test that starts processes checks that none are left behind.
+
+Nor any files: the run gets a temporary directory of its own, and it fails if a
+cluster's work directory (``jmesos-*``) is still there at the end.
+"""
 
 from __future__ import annotations
 
+import atexit
+import glob
 import os
+import shutil
+import tempfile
 import time
 
 import psutil
@@ -20,6 +28,22 @@ def _descendants() -> set[int]:
 #: and never count another test run's processes on the same machine
 _MARK = f"{os.getpid()}-{os.urandom(4).hex()}"
 os.environ["JMESOS_TEST_RUN"] = _MARK
+
+#: where this run's processes (and their children, which inherit TMPDIR) make temporary files
+_TMP = tempfile.mkdtemp(prefix="jmesos-test-run-")
+os.environ["TMPDIR"] = _TMP
+tempfile.tempdir = None
+# removed last of all, after what IPython shells and kernels write there at their own exit
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = sorted(glob.glob(os.path.join(_TMP, "jmesos-*")))
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"work directories left behind: {left}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _jmesos_processes() -> set[int]:

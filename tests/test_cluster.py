@@ -320,7 +320,7 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
         c.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
         time.sleep(0.5)
         root = psutil.Process(c._proc.pid)
-        print(json.dumps([root.pid] + [p.pid for p in root.children(recursive=True)]), flush=True)
+        print(json.dumps([c.work_dir, root.pid] + [p.pid for p in root.children(recursive=True)]), flush=True)
         time.sleep(600)
         """
     )
@@ -328,8 +328,9 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     line = owner.stdout.readline()
     import json
 
-    pids = json.loads(line)
+    work_dir, *pids = json.loads(line)
     assert len(pids) >= 5
+    assert os.path.isdir(os.path.join(work_dir, "logs"))
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     deadline = time.monotonic() + 10
@@ -339,6 +340,11 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
         time.sleep(0.1)
     assert not alive, f"orphans: {[psutil.Process(p).cmdline() for p in alive if psutil.pid_exists(p)]}"
     owner.stdout.close()
+    # nor its sandboxes and logs: the supervisor removes the directory the cluster made
+    deadline = time.monotonic() + 5
+    while os.path.exists(work_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(work_dir), os.listdir(work_dir)
 
 
 def test_demo_runs_and_exits_cleanly():

@@ -240,6 +240,8 @@ class LocalCluster:
             "host": self.host,
             "port": self._port,
             "work_dir": self.work_dir,
+            # a directory this object made goes when the cluster does, even when nobody is left to stop it
+            "remove_work_dir": self._own_work_dir,
             "master": {
                 "allocation_interval": self.config.allocation_interval,
                 "offer_timeout": self.config.offer_timeout,

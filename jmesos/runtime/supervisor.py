@@ -11,6 +11,8 @@ starts stays its descendant even when the parent in between dies; when its
 stdin closes (the notebook kernel exited or was killed) or it is told to stop,
 it stops the agents (which kill their tasks), then the master, then anything
 left among its descendants.  Every child also gets a parent-death signal.
+A work directory the cluster made for itself (``remove_work_dir``) goes too:
+after a kernel restart, nobody else is left to remove its sandboxes and logs.
 
 Commands in (one JSON object a line): ``{"cmd": "add_agent", "spec": {...}}``,
 ``{"cmd": "kill", "pid": N}``, ``{"cmd": "stop"}``.
@@ -26,6 +28,7 @@ import ctypes
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -204,6 +207,8 @@ def main() -> int:
                     cleanup_agent_cgroups(pid)
                 _emit({"event": "exit", "pid": pid, "code": proc.exitcode})
     _shutdown(processes, master.pid)
+    if spec.get("remove_work_dir"):
+        shutil.rmtree(spec["work_dir"], ignore_errors=True)
     return 0
 
 
