@@ -447,13 +447,15 @@ class MesosMagics(Magics):
 
     def _events(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster(running=False)
-        events = list(cluster.events)
-        if args.kind is not None and not any(e.kind == args.kind for e in events):
-            kinds = sorted({e.kind for e in events})
+        log = cluster.events
+        events = log.last(args.last, kind=args.kind)  # opens only the newest chunks of a long log
+        if args.kind is not None and not events:
+            kinds = sorted({e.kind for e in log})
             raise UsageError(
                 f"--kind {args.kind!r} matches no event; kinds in the log: {', '.join(kinds) or '(none yet)'}"
             )
-        display(tables.events_table(events, last=args.last, kind=args.kind, start=events[0].time if events else None))
+        start = log[0].time if len(log) else None
+        display(tables.events_table(events, last=args.last, kind=args.kind, start=start))
 
     def _save_events(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster(running=False)

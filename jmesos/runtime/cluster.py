@@ -45,6 +45,11 @@ def _stop_all() -> None:
         cluster.stop()
 
 
+def _stamp(event: Event) -> tuple[float, str]:
+    """Tells one departure from another: the log hands out new Event objects on every read."""
+    return event.time, event.kind
+
+
 class FrameworkHandle:
     """A framework running in the background (from :meth:`LocalCluster.run_async`)."""
 
@@ -53,7 +58,7 @@ class FrameworkHandle:
         self.scheduler = scheduler
         self._cluster = cluster
         # departures logged before this run (a predecessor that failed over) do not count
-        self._earlier = {id(e) for e in cluster.events if self._is_departure(e)} if cluster is not None else set()
+        self._earlier = {_stamp(e) for e in cluster.events if self._is_departure(e)} if cluster is not None else set()
 
     def _is_departure(self, event: Event) -> bool:
         return (
@@ -66,7 +71,7 @@ class FrameworkHandle:
         if self._cluster is None or self.framework_id is None or not self._cluster.running:
             return
         try:
-            self._cluster.wait_for(lambda e: self._is_departure(e) and id(e) not in self._earlier, timeout=5.0)
+            self._cluster.wait_for(lambda e: self._is_departure(e) and _stamp(e) not in self._earlier, timeout=5.0)
         except TimeoutError:
             pass
 
@@ -564,7 +569,7 @@ class LocalCluster:
         self._proc.stdin.flush()
 
     def _find_task(self, task_id: str, framework_id: str | None) -> Event:
-        for event in reversed(list(self.events)):
+        for event in reversed(self.events):
             if event.kind == "task_launched" and event.data.get("task_id") == task_id:
                 if framework_id is None or event.data.get("framework_id") == framework_id:
                     return event

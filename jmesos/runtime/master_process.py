@@ -17,9 +17,8 @@ from typing import Any
 
 from ..core import messages as m
 from ..core.allocator import make_allocator
-from ..core.events import Event
+from ..core.events import Event, EventLog
 from ..core.master import Master, MasterConfig
-from .history import EventHistory
 from .wire import Channel, Hub
 
 __all__ = ["run_master"]
@@ -57,7 +56,7 @@ def run_master(
     fresh: list[Event] = []
     unsent: list[Event] = []
     stream_at = float("inf")  # when the events waiting in ``unsent`` go out
-    history = EventHistory(replay_events)
+    history = EventLog(maxlen=replay_events)  # sealed into pickled chunks, out of the collector's way
     config = config or MasterConfig()
     options = {"allocation_interval": config.allocation_interval, **dict(policy_options or {})}
     master = Master(make_allocator(policy, **options), config, record=fresh.append)
@@ -104,7 +103,7 @@ def run_master(
                     if isinstance(message, m.Subscribe):
                         observers.add(channel)
                         if message.replay and len(history):
-                            hub.send(channel, m.EventBatch(history.replay()))
+                            hub.send(channel, m.EventBatch(list(history)))
                         continue
                     try:
                         route(master.receive(now, channel.name, message))
@@ -136,7 +135,6 @@ def run_master(
             for observer in observers:
                 hub.send(observer, m.EventBatch(unsent))
             unsent = []
-            history.seal()
     if unsent:
         for observer in observers:
             hub.send(observer, m.EventBatch(unsent))
