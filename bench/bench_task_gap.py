@@ -12,7 +12,18 @@ next task already waiting in its pipe, so it wakes nobody.
 Task lengths vary because the gap depends on how long everything slept
 before: after a long idle spell each process wakes on a cold cpu.  Run with
 one agent and with four, to separate that from four cycles competing for two
-cores.  The last line is one JSON object with the median gaps.
+cores.
+
+Two more figures say how much of the gap is the machine's:
+
+- the *floor*: the same six wake-ups through the same kind of sockets, by
+  processes that only pass one byte along (no pickling, no logic at all);
+- the *cold factor*: how much longer one frame of the cycle (a status update
+  and an offer, pickled and unpickled) takes right after 50 ms asleep than
+  back to back.  What a process does first after an idle spell runs on cold
+  caches, and on a virtual machine on a cpu the host has just woken.
+
+The last line is one JSON object with the median gaps.
 """
 
 from __future__ import annotations
@@ -20,7 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import pickle
+import selectors
+import socket
 import statistics
+import time
 from collections import defaultdict
 
 import jmesos
@@ -89,6 +104,152 @@ def pool_gaps(workers: int, tasks: int, seconds: float) -> list[float]:
         return gaps_ms(pool.map(nap, [seconds] * tasks * workers, chunksize=1))
 
 
+# ---------------------------------------------------------------- the floor: six wake-ups, no work
+def _listener() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _connect_as(port: int, hello: bytes) -> socket.socket:
+    sock = _connect(port)
+    sock.sendall(hello)
+    return sock
+
+
+def _accept(listener: socket.socket, hello: bytes) -> socket.socket:
+    """The next connection that says ``hello`` first: a stray one (a port just freed) is dropped."""
+    while True:
+        sock, _ = listener.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock.recv(len(hello)) == hello:
+            return sock
+        sock.close()
+
+
+def _floor_worker(port: int, tasks: int, seconds: float, results) -> None:
+    """Naps, then tells its agent and waits for the next go: the gap is that wait."""
+    agent = _connect_as(port, b"W")
+    gaps = []
+    for _ in range(tasks):
+        time.sleep(seconds)
+        start = time.perf_counter()
+        agent.sendall(b"d")
+        agent.recv(16)
+        gaps.append((time.perf_counter() - start) * 1000)
+    results.put(gaps)
+
+
+def _floor_agent(master_port: int, tasks: int, seconds: float, results) -> None:
+    """Passes its worker's byte to the master and the master's answer back."""
+    listener = _listener()
+    master = _connect_as(master_port, b"A")
+    worker_proc = multiprocessing.get_context("fork").Process(
+        target=_floor_worker, args=(listener.getsockname()[1], tasks, seconds, results)
+    )
+    worker_proc.start()
+    worker = _accept(listener, b"W")
+    selector = selectors.DefaultSelector()
+    selector.register(worker, selectors.EVENT_READ, master)
+    selector.register(master, selectors.EVENT_READ, worker)
+    while True:
+        for key, _ in selector.select():
+            data = key.fileobj.recv(16)
+            if not data:
+                worker_proc.join()
+                return
+            key.data.sendall(data)
+
+
+def _floor_master(listener: socket.socket, agents: int, framework_port: int) -> None:
+    """Passes each agent's byte to the framework (tagged with the agent) and the answer back."""
+    framework = _connect_as(framework_port, b"M")
+    links = [_accept(listener, b"A") for _ in range(agents)]
+    selector = selectors.DefaultSelector()
+    for number, link in enumerate(links):
+        selector.register(link, selectors.EVENT_READ, number)
+    selector.register(framework, selectors.EVENT_READ, -1)
+    open_links = agents
+    while open_links:
+        for key, _ in selector.select():
+            data = key.fileobj.recv(64)
+            if not data:  # an agent whose worker is done (or the framework gone)
+                if key.data == -1:
+                    return
+                selector.unregister(key.fileobj)
+                open_links -= 1
+                continue
+            if key.data == -1:
+                for number in data:
+                    links[number].sendall(b"r")
+            else:
+                framework.sendall(bytes([key.data]))
+
+
+def _floor_framework(listener: socket.socket) -> None:
+    """Answers every byte at once: the launch, with no decision to make."""
+    master = _accept(listener, b"M")
+    while data := master.recv(64):
+        master.sendall(data)
+
+
+def floor_gaps(agents: int, tasks: int, seconds: float) -> list[float]:
+    """The gap of a six-hop cycle whose processes do nothing but pass a byte along."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    framework_listener, master_listener = _listener(), _listener()
+    framework = ctx.Process(target=_floor_framework, args=(framework_listener,))
+    master = ctx.Process(target=_floor_master, args=(master_listener, agents, framework_listener.getsockname()[1]))
+    relays = [
+        ctx.Process(target=_floor_agent, args=(master_listener.getsockname()[1], tasks, seconds, results))
+        for _ in range(agents)
+    ]
+    for proc in (framework, master, *relays):
+        proc.start()
+    gaps = []
+    for _ in relays:
+        gaps += results.get(timeout=tasks * (seconds + 0.1) + 30)[1:]  # the first go follows start-up, not a nap
+    for proc in (*relays, master, framework):
+        proc.terminate()
+        proc.join()
+    framework_listener.close()
+    master_listener.close()
+    return gaps
+
+
+# ---------------------------------------------------------------- the cold factor
+def cold_factor(rounds: int = 40, idle: float = 0.05) -> tuple[float, float]:
+    """Microseconds to pickle and unpickle one master-to-framework frame: back to back, and after ``idle`` s."""
+    from jmesos.core import messages as m
+    from jmesos.core.model import Offer, TaskStatus
+
+    frame = [
+        m.StatusUpdate(TaskStatus("7", jmesos.TASK_FINISHED, agent_id="agent-1", framework_id="fw-1", uuid="u7")),
+        m.ResourceOffers([Offer("o-8", "fw-1", "agent-1", "host", jmesos.Resources(cpus=1, mem=1024))]),
+    ]
+
+    def once() -> float:
+        start = time.perf_counter()
+        pickle.loads(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+        return (time.perf_counter() - start) * 1e6
+
+    for _ in range(100):
+        once()
+    hot = statistics.median(once() for _ in range(rounds))
+    cold = []
+    for _ in range(rounds):
+        time.sleep(idle)
+        cold.append(once())
+    return hot, statistics.median(cold)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=100, help="tasks per cpu")
@@ -99,17 +260,25 @@ def main() -> int:
     rows = []
     for ms in lengths:
         for cpus in (1, 4):
-            jm, pool = [], []
+            jm, pool, floor = [], [], []
             for _ in range(args.runs):
                 jm += jmesos_gaps(cpus, args.tasks, ms / 1000)
                 pool += pool_gaps(cpus, args.tasks, ms / 1000)
-            rows.append((ms, cpus, statistics.median(jm), statistics.median(pool)))
+                floor += floor_gaps(cpus, args.tasks, ms / 1000)
+            rows.append((ms, cpus, statistics.median(jm), statistics.median(pool), statistics.median(floor)))
+    hot, cold = cold_factor()
     print(f"\nidle gap between consecutive tasks on one cpu, median of {args.tasks} tasks per cpu x {args.runs} runs\n")
-    print(f"{'task ms':>8}{'cpus':>6}{'jmesos gap ms':>15}{'pool gap ms':>13}")
-    for ms, cpus, jm, pool in rows:
-        print(f"{ms:>8g}{cpus:>6}{jm:>15.2f}{pool:>13.2f}")
-    headline = {f"gap_ms_{ms:g}ms_{cpus}cpu": round(jm, 3) for ms, cpus, jm, _ in rows}
-    headline.update({f"pool_gap_ms_{ms:g}ms_{cpus}cpu": round(pool, 3) for ms, cpus, _, pool in rows})
+    print(f"{'task ms':>8}{'cpus':>6}{'jmesos gap ms':>15}{'pool gap ms':>13}{'6-hop floor ms':>16}")
+    for ms, cpus, jm, pool, floor in rows:
+        print(f"{ms:>8g}{cpus:>6}{jm:>15.2f}{pool:>13.2f}{floor:>16.2f}")
+    print(
+        f"\none master-to-framework frame, pickled and unpickled: {hot:.0f} us back to back, "
+        f"{cold:.0f} us after 50 ms asleep ({cold / hot:.1f}x)"
+    )
+    headline = {f"gap_ms_{ms:g}ms_{cpus}cpu": round(jm, 3) for ms, cpus, jm, _, _ in rows}
+    headline.update({f"pool_gap_ms_{ms:g}ms_{cpus}cpu": round(pool, 3) for ms, cpus, _, pool, _ in rows})
+    headline.update({f"floor_gap_ms_{ms:g}ms_{cpus}cpu": round(floor, 3) for ms, cpus, _, _, floor in rows})
+    headline.update({"frame_us_hot": round(hot, 1), "frame_us_cold": round(cold, 1)})
     print(json.dumps(headline))
     return 0
 

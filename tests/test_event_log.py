@@ -82,6 +82,13 @@ def test_a_replaying_subscriber_gets_the_past_then_each_new_batch():
     assert len(seen) == 2
 
 
+def test_an_event_that_cannot_be_pickled_is_kept_as_it_is():
+    log = EventLog()
+    odd = Event(0.0, "allocation", data={"policy": lambda share: share})  # a notebook's own object
+    log.extend([odd, *events(1, EventLog.CHUNK + 5)])
+    assert log[0].data["policy"] is odd.data["policy"] and len(log) == EventLog.CHUNK + 5
+
+
 def test_a_bad_maxlen_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="maxlen=0 must be a positive int"):
         EventLog(maxlen=0)

@@ -124,7 +124,11 @@ class EventLog:
     def _seal(self, events: list[Event]) -> None:
         rows = [(e.time, e.kind, e.source, e.dest, e.data) for e in events]
         newest = max(e.time for e in events)
-        self._chunks.append(_Chunk(len(rows), newest, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)))
+        try:
+            kept: bytes | list = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # something only this process holds (a policy's own object): keep it as it is
+            kept = rows
+        self._chunks.append(_Chunk(len(rows), newest, kept))
         self._sealed += len(rows)
         while self._chunks and self._sealed - self._chunks[0].count >= self.maxlen:
             self._sealed -= self._chunks.popleft().count
@@ -231,14 +235,15 @@ class EventLog:
 
 @dataclass(frozen=True)
 class _Chunk:
-    """``count`` sealed events, the newest at ``newest`` (a time), pickled as rows."""
+    """``count`` sealed events, the newest at ``newest`` (a time), as pickled rows (or rows that cannot be)."""
 
     count: int
     newest: float
-    blob: bytes
+    blob: bytes | list
 
     def events(self) -> list[Event]:
-        return [Event(*row) for row in pickle.loads(self.blob)]
+        rows = pickle.loads(self.blob) if isinstance(self.blob, bytes) else self.blob
+        return [Event(*row) for row in rows]
 
 
 @dataclass(frozen=True)
