@@ -58,8 +58,8 @@ def test_reading_the_newest_events_opens_only_the_newest_chunks(monkeypatch):
     opened = []
     from jmesos.core import events as module
 
-    original = module._Chunk.events
-    monkeypatch.setattr(module._Chunk, "events", lambda chunk: opened.append(chunk) or original(chunk))
+    original = module._Chunk.rows
+    monkeypatch.setattr(module._Chunk, "rows", lambda chunk: opened.append(chunk) or original(chunk))
     assert log[-1].time == 50 * EventLog.CHUNK + 9 and opened == []  # still an object
     assert [e.time for e in log.last(20)] == [
         float(i) for i in range(50 * EventLog.CHUNK - 10, 50 * EventLog.CHUNK + 10)

@@ -185,11 +185,7 @@ class EventLog:
         kinds = {kind} if isinstance(kind, str) else set(kind) if kind is not None else None
         with self._lock:
             snapshot = self._snapshot()
-        return [
-            e
-            for e in snapshot.events(since)
-            if (kinds is None or e.kind in kinds) and (since is None or e.time >= since)
-        ]
+        return snapshot.events(since, kinds)
 
     def last(self, n: int = 20, kind: str | None = None) -> list[Event]:
         """The newest ``n`` events (of ``kind``), oldest first."""
@@ -241,9 +237,12 @@ class _Chunk:
     newest: float
     blob: bytes | list
 
+    def rows(self) -> list[tuple]:
+        """(time, kind, source, dest, data) of each event, oldest first."""
+        return pickle.loads(self.blob) if isinstance(self.blob, bytes) else self.blob
+
     def events(self) -> list[Event]:
-        rows = pickle.loads(self.blob) if isinstance(self.blob, bytes) else self.blob
-        return [Event(*row) for row in rows]
+        return [Event(*row) for row in self.rows()]
 
 
 @dataclass(frozen=True)
@@ -258,8 +257,12 @@ class _Snapshot:
         """Sealed events older than the log's ``maxlen`` newest, still in its first chunk."""
         return sum(c.count for c in self.chunks) + len(self.open) - self.length
 
-    def events(self, since: float | None = None) -> list[Event]:
-        """The events in order; with ``since``, chunks wholly older than it stay closed."""
+    def events(self, since: float | None = None, kinds: set[str] | None = None) -> list[Event]:
+        """The events in order, only those at or after ``since`` and of ``kinds`` if given.
+
+        Chunks wholly older than ``since`` stay closed, and an event is built only once it
+        passes: most of a filter's cost would be building events it then drops.
+        """
         out: list[Event] = []
         skip = self._skip()
         for chunk in self.chunks:
@@ -267,9 +270,15 @@ class _Snapshot:
                 skip -= chunk.count
                 continue
             if since is None or chunk.newest >= since:
-                out.extend(chunk.events()[skip:])
+                out.extend(
+                    Event(*row)
+                    for row in chunk.rows()[skip:]
+                    if (kinds is None or row[1] in kinds) and (since is None or row[0] >= since)
+                )
             skip = 0
-        out.extend(self.open[skip:])
+        out.extend(
+            e for e in self.open[skip:] if (kinds is None or e.kind in kinds) and (since is None or e.time >= since)
+        )
         return out
 
     def newest_first(self) -> Iterator[Event]:
