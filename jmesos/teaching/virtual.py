@@ -22,9 +22,7 @@ event log a live cluster produces, so the same readers work on both.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import heapq
 import itertools
 import math
@@ -36,6 +34,7 @@ from typing import Any
 from ..core import messages as m
 from ..core.allocator import make_allocator
 from ..core.events import EventLog
+from ..core.garbage import rare_full_collections
 from ..core.master import Master, MasterConfig
 from ..core.model import AgentInfo, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
@@ -357,7 +356,7 @@ class VirtualCluster:
         return bool(self._drivers) and all(d.done for d in self._drivers.values())
 
     def _process_until(self, horizon: float, stop_when_done: bool = False, max_steps: int = 2_000_000) -> None:
-        with _rare_full_collections():
+        with rare_full_collections():
             self._step_until(horizon, stop_when_done, max_steps)
 
     def _step_until(self, horizon: float, stop_when_done: bool, max_steps: int) -> None:
@@ -393,20 +392,3 @@ class VirtualCluster:
 
     def __repr__(self) -> str:
         return f"<VirtualCluster t={self.now:.2f}s agents={len(self.agents)} frameworks={len(self._drivers)}>"
-
-
-@contextlib.contextmanager
-def _rare_full_collections():
-    """Let the garbage collector's oldest generation wait while a run goes on.
-
-    A run allocates millions of short-lived objects and keeps many (events, the
-    master's books): with the default thresholds Python traversed the whole heap
-    twenty times in a 20,000-agent run, over 40% of its time.  Young garbage is
-    still collected as usual.
-    """
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, max(old, 1000))
-    try:
-        yield
-    finally:
-        gc.set_threshold(young, middle, old)
