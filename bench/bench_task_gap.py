@@ -211,16 +211,19 @@ def floor_gaps(agents: int, tasks: int, seconds: float) -> list[float]:
         ctx.Process(target=_floor_agent, args=(master_listener.getsockname()[1], tasks, seconds, results))
         for _ in range(agents)
     ]
-    for proc in (framework, master, *relays):
-        proc.start()
     gaps = []
-    for _ in relays:
-        gaps += results.get(timeout=tasks * (seconds + 0.1) + 30)[1:]  # the first go follows start-up, not a nap
-    for proc in (*relays, master, framework):
-        proc.terminate()
-        proc.join()
-    framework_listener.close()
-    master_listener.close()
+    try:
+        for proc in (framework, master, *relays):
+            proc.start()
+        for _ in relays:  # the first go follows start-up, not a nap
+            gaps += results.get(timeout=tasks * (seconds + 0.1) + 30)[1:]
+    finally:
+        for proc in (*relays, master, framework):
+            if proc.pid is not None:
+                proc.terminate()
+                proc.join()
+        framework_listener.close()
+        master_listener.close()
     return gaps
 
 
