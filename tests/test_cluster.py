@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import psutil
@@ -230,6 +231,17 @@ def test_event_log_saves_and_loads(cluster, tmp_path):
     # the live log keeps growing (health checks): what was saved is its prefix
     assert [e.kind for e in loaded] == [e.kind for e in cluster.events][: len(loaded)]
     assert loaded.filter("task_launched")[0].data == cluster.events.filter("task_launched")[0].data
+
+
+def test_wait_for_returns_the_newest_past_match_or_the_first_new_one(cluster):
+    log = cluster.events
+    log.extend([jmesos.Event(1e6, "probe", data={"n": 1}), jmesos.Event(1e6 + 1, "probe", data={"n": 2})])
+    assert cluster.wait_for(lambda e: e.kind == "probe").data["n"] == 2
+    later = threading.Timer(0.2, lambda: log.append(jmesos.Event(1e6 + 2, "probe-later", data={"n": 3})))
+    later.start()
+    assert cluster.wait_for(lambda e: e.kind == "probe-later", timeout=5).data["n"] == 3
+    with pytest.raises(TimeoutError, match="no matching event within 0.2s"):
+        cluster.wait_for(lambda e: e.kind == "never", timeout=0.2)
 
 
 def test_add_agent_joins_and_gets_offers(cluster):

@@ -57,8 +57,12 @@ class FrameworkHandle:
         self.driver = driver
         self.scheduler = scheduler
         self._cluster = cluster
-        # departures logged before this run (a predecessor that failed over) do not count
-        self._earlier = {_stamp(e) for e in cluster.events if self._is_departure(e)} if cluster is not None else set()
+        # departures logged before this run (a predecessor that failed over) do not count; a new
+        # framework has no id yet, so it has none and the log need not be read
+        self._earlier: set[tuple[float, str]] = set()
+        if cluster is not None and self.framework_id is not None:
+            departures = cluster.events.filter(("framework_removed", "framework_disconnected"))
+            self._earlier = {_stamp(e) for e in departures if self._is_departure(e)}
 
     def _is_departure(self, event: Event) -> bool:
         return (
@@ -606,7 +610,12 @@ class LocalCluster:
             return ""
 
     def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
-        """Block until an event satisfying ``predicate`` is in the log (past or new); returns it."""
+        """Block until an event satisfying ``predicate`` is in the log; returns it.
+
+        The newest matching event already in the log is returned at once; otherwise
+        the first new one.  The log is searched newest first, so an event that just
+        happened is found without opening the older part of a long log.
+        """
         found: list[Event] = []
         ready = threading.Event()
 
@@ -616,8 +625,13 @@ class LocalCluster:
                     found.append(event)
                     ready.set()
 
-        unsubscribe = self.events.subscribe(check, replay=True)
+        unsubscribe = self.events.subscribe(check)  # first, so nothing slips between the search and it
         try:
+            for event in reversed(self.events):
+                if ready.is_set():
+                    break
+                if predicate(event):
+                    return event
             if not ready.wait(timeout):
                 raise TimeoutError(f"no matching event within {timeout}s")
         finally:
