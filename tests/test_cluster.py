@@ -242,6 +242,8 @@ def test_wait_for_returns_the_newest_past_match_or_the_first_new_one(cluster):
     assert cluster.wait_for(lambda e: e.kind == "probe-later", timeout=5).data["n"] == 3
     with pytest.raises(TimeoutError, match="no matching event within 0.2s"):
         cluster.wait_for(lambda e: e.kind == "never", timeout=0.2)
+    with pytest.raises(TimeoutError):  # the past match is older than since
+        cluster.wait_for(lambda e: e.kind == "probe", timeout=0.2, since=1e6 + 2)
 
 
 def test_add_agent_joins_and_gets_offers(cluster):

@@ -313,9 +313,11 @@ class LocalCluster:
         for agent_id in list(self._agent_pids):
             self._wait_for_agent_event(agent_id, max(0.5, deadline - time.monotonic()))
 
-    def _wait_for_agent_event(self, agent_id: str, timeout: float) -> None:
+    def _wait_for_agent_event(self, agent_id: str, timeout: float, since: float | None = None) -> None:
         try:
-            self.wait_for(lambda e: e.kind == "agent_added" and e.data.get("agent_id") == agent_id, timeout)
+            self.wait_for(
+                lambda e: e.kind == "agent_added" and e.data.get("agent_id") == agent_id, timeout, since=since
+            )
         except TimeoutError:
             pass  # the agent is up; its event is late, which only views notice
 
@@ -547,6 +549,7 @@ class LocalCluster:
             None,
             attributes,
         )
+        newest = self.events[-1].time if len(self.events) else None  # its event can only come later
         with self._lock:
             before = set(self._agent_pids)
             self._command({"cmd": "add_agent", "spec": spec})
@@ -555,7 +558,7 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     raise RuntimeError(self._failure("the new agent did not register"))
             (agent_id,) = set(self._agent_pids) - before
-        self._wait_for_agent_event(agent_id, timeout)
+        self._wait_for_agent_event(agent_id, timeout, since=newest)
         return agent_id
 
     def kill_agent(self, agent_id: str) -> None:
@@ -609,12 +612,16 @@ class LocalCluster:
         except FileNotFoundError:
             return ""
 
-    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 10.0) -> Event:
+    def wait_for(
+        self, predicate: Callable[[Event], bool], timeout: float = 10.0, *, since: float | None = None
+    ) -> Event:
         """Block until an event satisfying ``predicate`` is in the log; returns it.
 
         The newest matching event already in the log is returned at once; otherwise
         the first new one.  The log is searched newest first, so an event that just
-        happened is found without opening the older part of a long log.
+        happened is found without opening the older part of a long log; with
+        ``since`` (an event time, e.g. ``cluster.events[-1].time``) the search stops
+        at the first older event.
         """
         found: list[Event] = []
         ready = threading.Event()
@@ -628,7 +635,7 @@ class LocalCluster:
         unsubscribe = self.events.subscribe(check)  # first, so nothing slips between the search and it
         try:
             for event in reversed(self.events):
-                if ready.is_set():
+                if ready.is_set() or (since is not None and event.time < since):
                     break
                 if predicate(event):
                     return event
