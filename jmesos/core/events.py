@@ -148,8 +148,7 @@ class EventLog:
             self._subscribers.append(callback)
             past = self._snapshot() if replay else None
         if past is not None:
-            with rare_full_collections():
-                events = past.events()
+            events = past.events()
             if events:
                 callback(events)
         return lambda: self.unsubscribe(callback)
@@ -166,8 +165,7 @@ class EventLog:
     def __iter__(self) -> Iterator[Event]:
         with self._lock:
             snapshot = self._snapshot()
-        with rare_full_collections():  # the events it builds all stay alive
-            return iter(snapshot.events())
+        return iter(snapshot.events())
 
     def __reversed__(self) -> Iterator[Event]:
         """Newest first, opening one chunk at a time: cheap when the search ends near the end."""
@@ -190,8 +188,7 @@ class EventLog:
         kinds = {kind} if isinstance(kind, str) else set(kind) if kind is not None else None
         with self._lock:
             snapshot = self._snapshot()
-        with rare_full_collections():
-            return snapshot.events(since, kinds)
+        return snapshot.events(since, kinds)
 
     def last(self, n: int = 20, kind: str | None = None) -> list[Event]:
         """The newest ``n`` events (of ``kind``), oldest first."""
@@ -267,21 +264,24 @@ class _Snapshot:
         """The events in order, only those at or after ``since`` and of ``kinds`` if given.
 
         Chunks wholly older than ``since`` stay closed, and an event is built only once it
-        passes: most of a filter's cost would be building events it then drops.
+        passes: most of a filter's cost would be building events it then drops.  Full
+        collections wait meanwhile: the events built all stay alive, and the collector
+        would walk them again each time they grew by a quarter.
         """
         out: list[Event] = []
         skip = self._skip()
-        for chunk in self.chunks:
-            if skip >= chunk.count:
-                skip -= chunk.count
-                continue
-            if since is None or chunk.newest >= since:
-                out.extend(
-                    Event(*row)
-                    for row in chunk.rows()[skip:]
-                    if (kinds is None or row[1] in kinds) and (since is None or row[0] >= since)
-                )
-            skip = 0
+        with rare_full_collections():
+            for chunk in self.chunks:
+                if skip >= chunk.count:
+                    skip -= chunk.count
+                    continue
+                if since is None or chunk.newest >= since:
+                    out.extend(
+                        Event(*row)
+                        for row in chunk.rows()[skip:]
+                        if (kinds is None or row[1] in kinds) and (since is None or row[0] >= since)
+                    )
+                skip = 0
         out.extend(
             e for e in self.open[skip:] if (kinds is None or e.kind in kinds) and (since is None or e.time >= since)
         )
