@@ -256,6 +256,29 @@ def test_add_agent_joins_and_gets_offers(cluster):
     }
 
 
+def test_commands_that_reach_the_supervisor_together_are_all_carried_out(cluster):
+    """A kill and an add written back to back arrive in one read: both must happen.
+
+    The supervisor is paused meanwhile, so the two commands wait in its pipe together (under
+    load they did so by chance, and the new agent never started).
+    """
+    supervisor = cluster._proc.pid
+    victim = cluster.agents[0]
+    os.kill(supervisor, signal.SIGSTOP)
+    resume = threading.Timer(0.5, os.kill, (supervisor, signal.SIGCONT))
+    try:
+        cluster.kill_agent(victim)
+        resume.start()
+        added = cluster.add_agent(cpus=1, mem="256MiB", timeout=5)
+    finally:
+        resume.cancel()
+        os.kill(supervisor, signal.SIGCONT)
+    deadline = time.monotonic() + 5
+    while victim in cluster.agents and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert victim not in cluster.agents and added in cluster.agents
+
+
 def test_status_updates_are_retried_until_acknowledged(cluster):
     """With explicit acknowledgements, an update not acknowledged is sent again."""
 

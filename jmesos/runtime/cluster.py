@@ -327,7 +327,7 @@ class LocalCluster:
         self.stop()
         raise RuntimeError(failure) from None
 
-    def _failure(self, what: str) -> str:
+    def _failure(self, what: str, lead: str = "jmesos cluster failed to start") -> str:
         logs = []
         for name in ("supervisor.log", "logs/master.log", "logs/agent-process-1.log"):
             path = os.path.join(self.work_dir, name)
@@ -336,7 +336,7 @@ class LocalCluster:
                     tail = f.read()[-1500:].strip()
                 if tail:
                     logs.append(f"--- {name}\n{tail}")
-        return f"jmesos cluster failed to start: {what}. {' '.join(self._errors)}\n" + "\n".join(logs)
+        return f"{lead}: {what}. {' '.join(self._errors)}\n" + "\n".join(logs)
 
     def _read_supervisor(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -556,7 +556,11 @@ class LocalCluster:
             deadline = time.monotonic() + timeout
             while set(self._agent_pids) == before:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
-                    raise RuntimeError(self._failure("the new agent did not register"))
+                    raise RuntimeError(
+                        self._failure(
+                            f"the new agent did not register within {timeout}s", "jmesos could not add an agent"
+                        )
+                    )
             (agent_id,) = set(self._agent_pids) - before
         self._wait_for_agent_event(agent_id, timeout, since=newest)
         return agent_id

@@ -47,6 +47,33 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.__stdout__.flush()
 
 
+class _LineReader:
+    """Whole lines from a pipe, read with ``os.read`` when the selector says it is readable.
+
+    Reading through ``sys.stdin`` would not do: its buffer may take two commands in one
+    read and hand out only the first, and the selector, watching the now empty pipe,
+    does not report the second (a ``kill_agent`` and an ``add_agent`` written back to
+    back left the new agent unstarted until some later command arrived).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.closed = False
+        self._partial = b""
+
+    def read_lines(self) -> list[str]:
+        """One read's worth of complete lines; at end of file, ``closed`` and the unfinished last line."""
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return []
+        if not data:
+            self.closed = True
+            data = b"\n"
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [line.decode() for line in lines if line.strip()]
+
+
 def _redirect_output(path: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
@@ -103,10 +130,13 @@ def _agent_child(
 
 def main() -> int:
     """Run a cluster described by the JSON spec on the first line of stdin."""
-    line = sys.stdin.readline()
-    if not line:
+    commands = _LineReader(sys.stdin.fileno())
+    backlog: list[str] = []
+    while not backlog and not commands.closed:
+        backlog = commands.read_lines()  # stdin blocks: this waits for the spec
+    if not backlog:
         return 1
-    spec = json.loads(line)
+    spec = json.loads(backlog.pop(0))
     for entry in spec.get("sys_path", []):
         if entry not in sys.path:
             sys.path.append(entry)
@@ -166,39 +196,40 @@ def main() -> int:
     for agent_spec in spec.get("agents", []):
         start_agent(agent_spec)
 
+    reports = _LineReader(report_r)
     selector = selectors.DefaultSelector()
-    selector.register(sys.stdin, selectors.EVENT_READ, "stdin")
-    selector.register(report_r, selectors.EVENT_READ, "report")
-    stopping = False
+    selector.register(commands.fd, selectors.EVENT_READ, commands)
+    selector.register(report_r, selectors.EVENT_READ, reports)
     signal.signal(signal.SIGTERM, lambda *_: None)
-    pending = b""
-    while not stopping:
+
+    def obey(command_lines: list[str]) -> bool:
+        """Carry out the commands in order; True (and nothing after it) at a stop."""
+        for command_line in command_lines:
+            try:
+                command = json.loads(command_line)
+                if command["cmd"] == "stop":
+                    return True
+                if command["cmd"] == "add_agent":
+                    start_agent(command["spec"])
+                elif command["cmd"] == "kill":
+                    pid = int(command["pid"])
+                    if pid in processes:
+                        os.kill(pid, signal.SIGKILL)
+            except Exception as exc:
+                _emit({"event": "error", "message": f"bad command {command_line!r}: {exc!r}"})
+        return False
+
+    stopping = obey(backlog)
+    while not stopping and not commands.closed:
         for key, _ in selector.select(0.25):
-            if key.data == "stdin":
-                command_line = sys.stdin.readline()
-                if not command_line:
-                    stopping = True
+            reader: _LineReader = key.data
+            lines = reader.read_lines()
+            if reader is commands:
+                stopping = obey(lines) or commands.closed
+                if stopping:
                     break
-                try:
-                    command = json.loads(command_line)
-                    if command["cmd"] == "stop":
-                        stopping = True
-                    elif command["cmd"] == "add_agent":
-                        start_agent(command["spec"])
-                    elif command["cmd"] == "kill":
-                        pid = int(command["pid"])
-                        if pid in processes:
-                            os.kill(pid, signal.SIGKILL)
-                except Exception as exc:
-                    _emit({"event": "error", "message": f"bad command {command_line!r}: {exc!r}"})
-            else:
-                try:
-                    pending += os.read(report_r, 65536)
-                except BlockingIOError:
-                    pass
-                *lines, pending = pending.split(b"\n")
-                for report in lines:
-                    sys.__stdout__.write(report.decode() + "\n")
+            elif lines:
+                sys.__stdout__.write("".join(report + "\n" for report in lines))
                 sys.__stdout__.flush()
         for pid, proc in list(processes.items()):
             if proc.exitcode is not None:
