@@ -245,6 +245,21 @@ def test_kill_forwards_to_the_agent_and_unknown_kill_is_lost(h):
     assert status.state == TaskState.TASK_LOST and "ghost" in status.message
 
 
+def test_kill_of_a_task_that_already_ended_tells_its_end_again_marked_as_reconciliation(h):
+    fid = h.add_framework("F")
+    h.add_agent("A")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")]))
+    h.agent_reports("A", fid, "t1", TaskState.TASK_FINISHED)
+    (first,) = h.statuses("F")
+    assert first.reason == Reason.REASON_NONE
+    h.send("F", m.KillTask(fid, "t1"))
+    assert h.take("A", m.KillTaskOnAgent) == []  # nothing left to kill
+    (again,) = h.statuses("F")
+    assert (again.state, again.reason) == (TaskState.TASK_FINISHED, Reason.REASON_RECONCILIATION)
+    assert "already ended TASK_FINISHED" in again.message
+
+
 def test_suppress_stops_offers_and_revive_restores_them(h):
     fid = h.add_framework("F")
     h.add_agent("A")

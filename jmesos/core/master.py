@@ -737,8 +737,17 @@ class Master:
         task = fw.tasks.get(msg.task_id)
         if task is None:
             done = self.completed.get((fw.id, msg.task_id))
-            if done is not None:  # already over: tell its final state again
-                self._status(fw, done.task_id, done.state, done.reason, done.message, done.agent_id, out)
+            if done is not None:  # already over: tell its final state again, marked as an answer
+                self._status(
+                    fw,
+                    done.task_id,
+                    done.state,
+                    Reason.REASON_RECONCILIATION,
+                    f"kill of task {done.task_id!r}, which had already ended {done.state.value}"
+                    + (f" ({done.message})" if done.message else ""),
+                    done.agent_id,
+                    out,
+                )
             else:
                 self._status(
                     fw,

@@ -74,7 +74,13 @@ class Scheduler:
         """An offer is no longer valid (its agent went away, or it timed out)."""
 
     def status_update(self, driver: Driver, status: TaskStatus) -> None:
-        """A task changed state; ``status.data`` holds a Python task's return value."""
+        """A task changed state; ``status.data`` holds a Python task's return value.
+
+        As in Mesos, an update can come more than once: a state the master tells
+        again (an answer to ``reconcile_tasks``, or to killing a task that had
+        already ended) has ``reason == "REASON_RECONCILIATION"``.  Count a task's
+        end by its ``task_id``, not by the number of terminal updates.
+        """
 
     def framework_message(self, driver: Driver, agent_id: str, data: Any) -> None:
         """A task sent ``data`` with ``jmesos.executor.send_framework_message``."""
