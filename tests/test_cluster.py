@@ -279,6 +279,24 @@ def test_commands_that_reach_the_supervisor_together_are_all_carried_out(cluster
     assert victim not in cluster.agents and added in cluster.agents
 
 
+def test_offers_a_raising_resource_offers_left_unanswered_go_back_to_the_cluster(cluster, capsys):
+    """A bug in one framework's resource_offers must not hold agents away from the others."""
+
+    class Broken(jmesos.Scheduler):
+        def resource_offers(self, driver, offers):
+            raise KeyError("typo")
+
+    broken = cluster.run_async(Broken(), name="broken")  # registered first: it is offered both agents
+    cluster.wait_for(lambda e: e.kind == "offer_declined" and e.source == "broken", timeout=10)
+    squares = cluster.run(Squares(4), name="squares", timeout=20)
+    broken.stop()
+    assert len(squares.results) == 4
+    assert broken.driver.errors[0] == "Broken.resource_offers raised KeyError: 'typo'"
+    err = capsys.readouterr().err
+    assert "the offers it did not answer were declined" in err
+    assert 'raise KeyError("typo")' in err and "_callback" not in err  # the scheduler's frames, not ours
+
+
 def test_status_updates_are_retried_until_acknowledged(cluster):
     """With explicit acknowledgements, an update not acknowledged is sent again."""
 

@@ -9,6 +9,7 @@ and in the simulator, because it only talks to the ``driver`` it is handed.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
@@ -142,6 +143,9 @@ def as_filters(filters: Any) -> Filters:
     return filters
 
 
+_DECLINED_AFTER_ERROR = " (the offers it did not answer were declined: they come back in 5 s)"
+
+
 class FrameworkAPI:
     """The framework API (Mesos's ``SchedulerDriver`` calls), written once for every driver.
 
@@ -161,8 +165,36 @@ class FrameworkAPI:
     def _wire_task(self, task: TaskInfo) -> TaskInfo:
         raise NotImplementedError
 
-    def _callback(self, name: str, *args: Any) -> None:
+    scheduler: Any
+    errors: list[str]
+
+    def _listening(self) -> bool:
+        """Whether the scheduler still hears callbacks (not after stop or abort)."""
         raise NotImplementedError
+
+    def _report(self, text: str) -> None:
+        """Show a scheduler's exception to the person running it."""
+        raise NotImplementedError
+
+    def _callback(self, name: str, *args: Any, on_error: str = "") -> bool:
+        """Call the scheduler's ``name``; False if it raised.
+
+        An exception is kept in :attr:`errors` and reported with its traceback, and
+        the run goes on: one bad callback does not take the framework down.
+        """
+        method = getattr(self.scheduler, name, None)
+        if method is None or not self._listening():
+            return True
+        try:
+            method(self, *args)
+        except Exception as exc:
+            text = f"{type(self.scheduler).__name__}.{name} raised {type(exc).__name__}: {exc}"
+            self.errors.append(text)
+            own_frames = exc.__traceback__.tb_next if exc.__traceback__ else None  # from the scheduler's code on
+            trace = "".join(traceback.format_exception(type(exc), exc, own_frames))
+            self._report(f"jmesos: {text}{on_error}\n{trace}")
+            return False
+        return True
 
     def _deliver_offer_news(self, message: Any) -> bool:
         """Call back for the messages every driver treats alike (offers made or rescinded, losses).
@@ -172,7 +204,13 @@ class FrameworkAPI:
         if isinstance(message, m.ResourceOffers):
             for offer in message.offers:
                 self.offers[offer.id] = offer
-            self._callback("resource_offers", list(message.offers))
+            offers = list(message.offers)
+            if not self._callback("resource_offers", offers, on_error=_DECLINED_AFTER_ERROR):
+                # Left as they are, the offers it did not answer would be held until the framework
+                # stops: its own later offers and every other framework's would never include them.
+                unanswered = [offer.id for offer in offers if offer.id in self.offers]
+                if unanswered and self._listening():
+                    self.decline_offer(unanswered)
         elif isinstance(message, m.RescindOffer):
             self.offers.pop(message.offer_id, None)
             self._callback("offer_rescinded", message.offer_id)

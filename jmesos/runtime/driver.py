@@ -16,7 +16,6 @@ import dataclasses
 import sys
 import threading
 import time
-import traceback
 from typing import Any
 
 from ..core import messages as m
@@ -168,16 +167,11 @@ class SchedulerDriver(FrameworkAPI):
         else:
             self._hub.call_soon(lambda: self._channel is not None and self._hub.send(self._channel, message))
 
-    def _callback(self, name: str, *args: Any) -> None:
-        method = getattr(self.scheduler, name, None)
-        if method is None or self._closing:  # a stopped framework hears nothing more
-            return
-        try:
-            method(self, *args)
-        except Exception as exc:
-            text = f"{type(self.scheduler).__name__}.{name} raised {type(exc).__name__}: {exc}"
-            self.errors.append(text)
-            print(f"jmesos: {text}\n{traceback.format_exc()}", file=sys.stderr)
+    def _listening(self) -> bool:
+        return not self._closing  # a stopped framework hears nothing more
+
+    def _report(self, text: str) -> None:
+        print(text, file=sys.stderr)
 
     def _loop(self) -> None:
         self._thread_id = threading.get_ident()

@@ -27,7 +27,6 @@ import heapq
 import itertools
 import math
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -97,17 +96,12 @@ class VirtualDriver(FrameworkAPI):
             raise RuntimeError(f"the driver is {self.status}; it cannot send {message.kind}")
         self._cluster._to_master(self.peer, message)
 
-    def _callback(self, name: str, *args: Any) -> None:
-        method = getattr(self.scheduler, name, None)
-        if method is None or self.done:
-            return
-        try:
-            method(self, *args)
-        except Exception as exc:
-            text = f"{type(self.scheduler).__name__}.{name} raised {type(exc).__name__}: {exc}"
-            self.errors.append(text)
-            if not self._cluster.quiet:
-                print(f"jmesos: {text}\n{traceback.format_exc()}", file=sys.stderr)
+    def _listening(self) -> bool:
+        return not self.done
+
+    def _report(self, text: str) -> None:
+        if not self._cluster.quiet:
+            print(text, file=sys.stderr)
 
     def _deliver(self, message: m.Message) -> None:
         if self.done or self._deliver_offer_news(message):
