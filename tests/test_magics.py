@@ -123,7 +123,9 @@ def test_defaults_are_config_traits(ip) -> None:
     ("line", "expected"),
     [
         ("agents", "no cluster yet; start one with %mesos start"),
-        ("bogus", "unknown subcommand 'bogus'"),
+        ("bogus", "unknown subcommand 'bogus'; %mesos help"),
+        ("kill agent-1", "unknown subcommand 'kill' (did you mean kill-agent or kill-task?)"),
+        ("event", "(did you mean events?)"),
         ("start --agents many", "--agents 4"),
         ("tasks --last 0", "--last"),
         ("kill-agent", "the following arguments are required: agent_id"),
@@ -304,3 +306,5 @@ def test_a_student_session_on_a_real_cluster(ip, no_leaks) -> None:
     _, out = run(ip, "agents")  # a stopped cluster's log can still be read
     assert "agent-1" in out.outputs[0].data["text/plain"]
     assert "is stopped" in one_line_error(ip, "kill-agent agent-1")
+    _, out = run(ip, "stop")
+    assert "already stopped" in out.stdout

@@ -363,3 +363,10 @@ def test_an_accept_with_no_tasks_is_a_decline(h):
     (offer,) = h.offers("F")
     h.send("F", m.Accept(fid, [offer.id], []))
     assert [e.kind for e in h.events if e.kind.startswith("offer_")] == ["offer_declined"]
+
+
+def test_a_framework_id_is_its_name_spelled_for_urls_and_tables(h):
+    assert h.add_framework("F1", name="%%mesos task cell-2") == "mesos-task-cell-2"
+    assert h.add_framework("F2", name="my framework!") == "my-framework"
+    assert h.add_framework("F3", name="my framework?") == "my-framework-2"  # ids stay unique
+    assert h.add_framework("F4", name="%%") == "framework"

@@ -425,7 +425,10 @@ class Master:
         self._dirty_agents.update(self.agents)
 
     def _new_framework_id(self, name: str) -> str:
-        base = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:40] or "framework"
+        spelled = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+        base = (
+            "-".join(part for part in spelled.split("-") if part)[:40] or "framework"
+        )  # '%%mesos task' -> 'mesos-task'
         candidate, n = base, 1
         while candidate in self.frameworks or candidate in self._removed_frameworks:
             n += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import re
 import shlex
 import sys
@@ -293,7 +294,13 @@ class MesosMagics(Magics):
             sub, rest = "help", rest
         parser = PARSERS.get(sub)
         if parser is None or sub == "task":
-            hint = " (use the cell magic: %%mesos task, with the code below it)" if sub == "task" else ""
+            if sub == "task":
+                hint = " (use the cell magic: %%mesos task, with the code below it)"
+            else:
+                near = difflib.get_close_matches(sub, [*PARSERS, "run", "use"], n=2, cutoff=0.7)
+                near += [name for name in PARSERS if name.startswith(sub) or name.endswith("-" + sub)]
+                near = list(dict.fromkeys(near))[:3]
+                hint = f" (did you mean {' or '.join(near)}?)" if near else ""
             raise UsageError(f"unknown subcommand {sub!r}{hint}; %mesos help lists them")
         if "-h" in rest or "--help" in rest:
             print(parser.format_help())
@@ -393,6 +400,9 @@ class MesosMagics(Magics):
     def _stop(self, args: argparse.Namespace) -> None:
         if self.cluster is None:
             raise UsageError("no cluster to stop; %mesos start one")
+        if not self.cluster.running:
+            print("the cluster was already stopped (its tables and events stay readable); %mesos start a new one")
+            return
         self.cluster.stop()
         print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
 
