@@ -297,6 +297,23 @@ def test_offers_a_raising_resource_offers_left_unanswered_go_back_to_the_cluster
     assert 'raise KeyError("typo")' in err and "_callback" not in err  # the scheduler's frames, not ours
 
 
+def test_when_the_master_dies_the_cluster_ends_at_once_and_says_why(cluster):
+    tasks = [TaskInfo(name=f"s{i}", resources="cpus:1;mem:32", command="sleep 60") for i in range(2)]
+    handle = cluster.run_async(Collect(tasks), name="orphan")
+    cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+    supervisor = psutil.Process(cluster._proc.pid)
+    family = [supervisor, *supervisor.children(recursive=True)]
+    os.kill(cluster.master_pid, signal.SIGKILL)
+    assert handle.driver.join(5) == "DRIVER_ABORTED"  # not after the 10 s of reconnection attempts
+    assert "master process was killed by SIGKILL" in handle.driver.errors[-1]
+    _, alive = psutil.wait_procs(family, timeout=10)  # agents, their tasks and the supervisor, before any stop()
+    assert alive == []
+    assert not cluster.running and "over (its master died)" in repr(cluster)
+    with pytest.raises(RuntimeError, match="this cluster is over: its master process was killed by SIGKILL"):
+        cluster.add_agent()
+    assert "killed by SIGKILL" in cluster.events[-1].data["message"]
+
+
 def test_status_updates_are_retried_until_acknowledged(cluster):
     """With explicit acknowledgements, an update not acknowledged is sent again."""
 

@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -345,6 +346,7 @@ class LocalCluster:
                 report = json.loads(line)
             except ValueError:
                 continue
+            master_lost = False
             with self._lock:
                 kind = report.get("event")
                 if kind == "master":
@@ -354,11 +356,33 @@ class LocalCluster:
                     self._agent_pids[report["agent_id"]] = report["pid"]
                 elif kind == "exit":
                     self._exits[report["pid"]] = report["code"]
+                    master_lost = report["pid"] == self.master_pid and not self._stopped
                 elif kind == "error":
                     self._errors.append(report["message"])
                 self._lock.notify_all()
+            if master_lost:  # outside the lock: drivers and the log's subscribers may call back into the cluster
+                self._master_lost(report["code"])
         with self._lock:
             self._lock.notify_all()
+
+    @staticmethod
+    def _exit_text(code: int) -> str:
+        try:
+            return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+
+    def _master_lost(self, code: int) -> None:
+        """The master died: end what runs on it at once, with the reason (there is no master to fail over to)."""
+        reason = (
+            f"the cluster's master process {self._exit_text(code)}; the cluster is over (its agents stopped "
+            "their tasks): start a new jmesos.LocalCluster"
+        )
+        for driver in self._drivers:
+            driver.master_lost(reason)
+        # the master cannot log its own death: the log (and the views that read it) hear it from here
+        last = self.events[-1].time if len(self.events) else 0.0
+        self.events.extend([Event(last, "error", "supervisor", "", {"message": reason})])
 
     def _observe(self) -> None:
         hub = self._hub
@@ -427,9 +451,20 @@ class LocalCluster:
 
     @property
     def running(self) -> bool:
-        return not self._stopped and self._proc is not None and self._proc.poll() is None
+        """True until :meth:`stop`, or until the master process dies (which ends the cluster)."""
+        return (
+            not self._stopped
+            and self._proc is not None
+            and self._proc.poll() is None
+            and self.master_pid not in self._exits
+        )
 
     def _check_running(self) -> None:
+        if self.master_pid in self._exits and not self._stopped:
+            raise RuntimeError(
+                f"this cluster is over: its master process {self._exit_text(self._exits[self.master_pid])}; "
+                "start a new one with jmesos.LocalCluster(...)"
+            )
         if not self.running:
             raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
 
@@ -656,6 +691,7 @@ class LocalCluster:
         return dashboard_mimebundle(self, include=include, exclude=exclude, **kwargs)
 
     def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
+        lost = self.master_pid in self._exits and not self._stopped
+        state = "running" if self.running else "over (its master died)" if lost else "stopped"
         where = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
         return f"<LocalCluster {state} master={where} agents={len(self.agents)} policy={self.policy!r}>"

@@ -72,6 +72,7 @@ class SchedulerDriver(FrameworkAPI):
         self._done = threading.Event()
         self._registered = threading.Event()
         self._closing = False
+        self._master_gone: str | None = None
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> str:
@@ -130,6 +131,21 @@ class SchedulerDriver(FrameworkAPI):
         """Stop calling back at once without unregistering (the master treats it as a disconnection)."""
         self._call(lambda: self._finish(DriverStatus.ABORTED))
         return DriverStatus.ABORTED
+
+    def master_lost(self, reason: str) -> None:
+        """The master is gone for good (its process exited): tell the scheduler and abort now, not after retries."""
+        self._master_gone = reason  # read by a reconnection in progress, which holds the loop thread
+
+        def give_up() -> None:
+            if self.status == DriverStatus.RUNNING:
+                self._give_up(reason)
+
+        self._call(give_up)
+
+    def _give_up(self, reason: str) -> None:
+        self.errors.append(reason)
+        self._callback("error", reason)
+        self._finish(DriverStatus.ABORTED)
 
     def _finish(self, status: str) -> None:
         self.status = status
@@ -204,7 +220,7 @@ class SchedulerDriver(FrameworkAPI):
     def _reconnect(self) -> None:
         self._callback("disconnected")
         deadline = time.monotonic() + max(self._reconnect_timeout, self.framework.failover_timeout)
-        while time.monotonic() < deadline and not self._closing:
+        while time.monotonic() < deadline and not self._closing and self._master_gone is None:
             try:
                 self._channel = self._hub.connect(*self.master, name="master", timeout=1.0)
             except (OSError, AuthenticationError):
@@ -213,10 +229,10 @@ class SchedulerDriver(FrameworkAPI):
             info = dataclasses.replace(self.framework, id=self.framework_id)
             self._hub.send(self._channel, m.RegisterFramework(info))
             return
-        message = f"lost the master at {self.master[0]}:{self.master[1]} and could not reconnect"
-        self.errors.append(message)
-        self._callback("error", message)
-        self._finish(DriverStatus.ABORTED)
+        if not self._closing:
+            self._give_up(
+                self._master_gone or f"lost the master at {self.master[0]}:{self.master[1]} and could not reconnect"
+            )
 
     def _dispatch(self, message: m.Message) -> None:
         if self._deliver_offer_news(message):

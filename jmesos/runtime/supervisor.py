@@ -6,6 +6,10 @@ interpreter and forking the rest (with the ``multiprocess`` fork context) is
 what makes a cluster ready in a fraction of a second, and shares the
 interpreter's pages between master and agents.
 
+If the master dies, the cluster is over (there is no standby master to take
+over): the supervisor stops the agents, which kill their tasks, and reports the
+master's exit.
+
 No orphans: the supervisor is a *child subreaper*, so any process its cluster
 starts stays its descendant even when the parent in between dies; when its
 stdin closes (the notebook kernel exited or was killed) or it is told to stop,
@@ -220,6 +224,7 @@ def main() -> int:
         return False
 
     stopping = obey(backlog)
+    master_lost = False
     while not stopping and not commands.closed:
         for key, _ in selector.select(0.25):
             reader: _LineReader = key.data
@@ -237,8 +242,10 @@ def main() -> int:
                 if pid != master.pid:  # what a killed agent's tasks left running in its containers
                     cleanup_agent_cgroups(pid)
                 _emit({"event": "exit", "pid": pid, "code": proc.exitcode})
+                if pid == master.pid:  # no master, no cluster: stop its agents' tasks rather than orphan them
+                    master_lost = stopping = True
     _shutdown(processes, master.pid)
-    if spec.get("remove_work_dir"):
+    if spec.get("remove_work_dir") and not master_lost:  # its log may say why the master died: the owner removes it
         shutil.rmtree(spec["work_dir"], ignore_errors=True)
     return 0
 
