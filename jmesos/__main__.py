@@ -17,13 +17,19 @@ USAGE = """jmesos: resource offers and DRF on a local cluster
 def _master(argv: list[str]) -> int:
     from .core.master import MasterConfig
     from .runtime.master_process import run_master
-    from .runtime.wire import new_secret, read_secret
+    from .runtime.wire import check_port, new_secret, read_secret
+
+    def port(text: str) -> int:
+        try:
+            return check_port(text, "--port")
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     parser = argparse.ArgumentParser(prog="python -m jmesos master", description="Run a jmesos master.")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"
     )
-    parser.add_argument("--port", type=int, default=5050)
+    parser.add_argument("--port", type=port, default=5050)
     parser.add_argument("--secret-file", help="file holding the cluster secret (created, mode 0600, if missing)")
     parser.add_argument("--policy", default="drf", help="allocation policy name (default drf)")
     parser.add_argument("--allocation-interval", type=float, default=1.0)

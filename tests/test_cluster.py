@@ -188,6 +188,24 @@ def test_bad_input_is_refused_with_the_field_and_the_fix():
         TaskInfo(name="x", fn=print, resources={"cpus": -1})
     with pytest.raises(ValueError, match="not a policy"):
         jmesos.LocalCluster(agents=1, policy="drff")
+    with pytest.raises(jmesos.InvalidArgument, match="port=99999 is not a TCP port; use a number from 1 to 65535"):
+        jmesos.LocalCluster(agents=1, port=99999)
+    with pytest.raises(jmesos.ResourceError, match="gpu=1 is not a resource; use one of cpus, mem, disk, gpus"):
+        jmesos.Resources(gpu=1)
+
+
+def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
+    with pytest.raises(jmesos.InvalidArgument, match="scheduler=Squares is a class; pass an instance of it"):
+        cluster.run(Squares)
+    with pytest.raises(jmesos.InvalidArgument, match="timeout=-1 must be a positive number of seconds"):
+        cluster.run(Squares(1), timeout=-1)
+    with pytest.raises(jmesos.InvalidArgument, match="predicate=3 must be a function of an event"):
+        cluster.wait_for(3)
+    with pytest.raises(TypeError, match="kind=3 must be an event kind"):
+        cluster.events.filter(3)
+    with pytest.raises(FileNotFoundError, match="no directory '/nonexistent'; create it first"):
+        cluster.events.save("/nonexistent/events.jsonl")
+    assert len(cluster.run(Squares(2), timeout=30).results) == 2
 
 
 def test_misused_offers_end_tasks_with_reasons_and_the_cluster_keeps_going(cluster):
@@ -428,6 +446,17 @@ def test_demo_runs_and_exits_cleanly():
     )
     assert result.returncode == 0, result.stderr
     assert "pi ~ 3.1" in result.stdout and "cluster stopped cleanly" in result.stdout
+
+
+def test_the_commands_refuse_a_port_that_is_not_one(tmp_path):
+    (tmp_path / "secret").write_text("s3cret")
+    for command in (
+        ["master", "--port", "99999"],
+        ["agent", "--master", "127.0.0.1:99999", "--secret-file", str(tmp_path / "secret")],
+    ):
+        done = subprocess.run([sys.executable, "-m", "jmesos", *command], capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert "from 1 to 65535" in done.stderr, done.stderr
 
 
 def test_master_and_agent_commands_form_a_cluster(tmp_path):

@@ -185,7 +185,13 @@ class EventLog:
 
     def filter(self, kind: str | Iterable[str] | None = None, since: float | None = None) -> list[Event]:
         """Events of ``kind`` (a name or several) at or after ``since``."""
-        kinds = {kind} if isinstance(kind, str) else set(kind) if kind is not None else None
+        kinds = None if kind is None else {kind} if isinstance(kind, str) else None
+        if kind is not None and kinds is None:
+            kinds = set(kind) if isinstance(kind, Iterable) else {None}
+            if not all(isinstance(k, str) for k in kinds):
+                raise TypeError(f"kind={kind!r} must be an event kind or a list of them, e.g. kind='task_state'")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+            raise TypeError(f"since={since!r} must be a time in seconds, e.g. since=cluster.events[-1].time")
         with self._lock:
             snapshot = self._snapshot()
         return snapshot.events(since, kinds)
@@ -206,6 +212,8 @@ class EventLog:
     def save(self, path: str | Path) -> Path:
         """Write the log as JSON Lines (one event per line); returns the path."""
         path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot save to {str(path)!r}: no directory {str(path.parent)!r}; create it first")
         with path.open("w", encoding="utf-8") as f:
             for event in self:
                 f.write(event.to_json())

@@ -171,7 +171,11 @@ class Resources:
         disk: Any = None,
         gpus: Any = None,
         ports: Any = None,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            name = next(iter(unknown))
+            raise ResourceError(f"{name}={unknown[name]!r} is not a resource; use one of {', '.join(RESOURCE_NAMES)}")
         scalars: dict[str, int] = {}
         port_set: frozenset[int] = frozenset()
         if resources is not None:

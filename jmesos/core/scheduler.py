@@ -17,7 +17,7 @@ from . import messages as m
 from .model import Filters, InvalidArgument, Offer, TaskInfo, TaskStatus
 from .resources import Resources
 
-__all__ = ["Scheduler", "Driver", "FrameworkAPI", "pack_tasks", "offer_ids_of", "as_filters"]
+__all__ = ["Scheduler", "Driver", "FrameworkAPI", "pack_tasks", "offer_ids_of", "as_filters", "check_scheduler"]
 
 
 class Driver(Protocol):
@@ -94,6 +94,20 @@ class Scheduler:
 
     def error(self, driver: Driver, message: str) -> None:
         """The master refused something this framework did (the driver stops after fatal ones)."""
+
+
+def check_scheduler(scheduler: Any) -> None:
+    """Refuse, with the fix, what cannot be run as a framework (before anything connects)."""
+    if isinstance(scheduler, type):
+        raise InvalidArgument(
+            f"scheduler={scheduler.__name__} is a class; pass an instance of it, e.g. {scheduler.__name__}()"
+        )
+    missing = [name for name in ("resource_offers", "status_update") if not callable(getattr(scheduler, name, None))]
+    if missing:
+        raise InvalidArgument(
+            f"scheduler={scheduler!r} has no {missing[0]}() method; pass an instance of a jmesos.Scheduler subclass"
+            " that overrides the callbacks"
+        )
 
 
 def pack_tasks(offer: Offer, tasks: Iterable[TaskInfo], free: Resources | None = None) -> list[TaskInfo]:

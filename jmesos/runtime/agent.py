@@ -1060,8 +1060,8 @@ def run_agent(
 
 def _parse_master(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"--master {text!r} must be HOST:PORT, e.g. 127.0.0.1:5050")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"--master {text!r} must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5050")
     return host.strip("[]"), int(port)
 
 

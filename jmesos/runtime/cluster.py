@@ -33,7 +33,7 @@ from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
 from .driver import SchedulerDriver
 from .serialize import dumps_value
-from .wire import Hub, new_secret
+from .wire import Hub, check_port, new_secret
 
 __all__ = ["LocalCluster", "FrameworkHandle"]
 
@@ -201,6 +201,15 @@ class LocalCluster:
             raise InvalidArgument(f"isolation={isolation!r} must be one of 'auto', 'cgroups', 'rlimit', 'none'")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise InvalidArgument(f"seed={seed!r} must be an int, e.g. seed=42")
+        if not isinstance(host, str) or not host:
+            raise InvalidArgument(f"host={host!r} must be an address to listen on, e.g. host='127.0.0.1'")
+        try:
+            port = check_port(port)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        for name, value in (("status_retry_interval", status_retry_interval), ("start_timeout", start_timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise InvalidArgument(f"{name}={value!r} must be a positive number of seconds, e.g. {name}=1.0")
         self.policy = policy
         self.seed = seed
         self.host = host
@@ -509,6 +518,10 @@ class LocalCluster:
         With ``timeout`` (seconds) the framework is stopped and TimeoutError raised
         if it has not finished by then.  Ctrl-C (interrupt the kernel) stops it too.
         """
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise InvalidArgument(
+                f"timeout={timeout!r} must be a positive number of seconds, or None to wait until it stops"
+            )
         handle = self.run_async(
             scheduler,
             name,
@@ -662,6 +675,10 @@ class LocalCluster:
         ``since`` (an event time, e.g. ``cluster.events[-1].time``) the search stops
         at the first older event.
         """
+        if not callable(predicate):
+            raise InvalidArgument(
+                f"predicate={predicate!r} must be a function of an event, e.g. lambda e: e.kind == 'offer'"
+            )
         found: list[Event] = []
         ready = threading.Event()
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core import messages as m
 from ..core.model import FrameworkInfo, InvalidArgument, Offer, TaskInfo
-from ..core.scheduler import FrameworkAPI, Scheduler
+from ..core.scheduler import FrameworkAPI, Scheduler, check_scheduler
 from ..core.states import TaskState
 from .serialize import Blob, SerializationError, _dill, dumps_call, loads_value
 from .tracebacks import with_notebook_sources
@@ -49,13 +49,7 @@ class SchedulerDriver(FrameworkAPI):
     ) -> None:
         if not isinstance(framework, FrameworkInfo):
             raise InvalidArgument(f"framework={framework!r} must be a jmesos.FrameworkInfo")
-        missing = [
-            name for name in ("resource_offers", "status_update") if not callable(getattr(scheduler, name, None))
-        ]
-        if missing:
-            raise InvalidArgument(
-                f"scheduler={scheduler!r} has no {missing[0]}() method; subclass jmesos.Scheduler and override the callbacks"
-            )
+        check_scheduler(scheduler)
         self.scheduler = scheduler
         self.framework = framework
         self.master = master

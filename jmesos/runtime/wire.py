@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Hub", "Channel", "HubEvent", "AuthenticationError", "read_secret", "new_secret"]
+__all__ = ["Hub", "Channel", "HubEvent", "AuthenticationError", "read_secret", "new_secret", "check_port"]
 
 _HEADER = struct.Struct("!I")
 _NONCE = 32
@@ -56,6 +56,17 @@ LAZY_DELAY = 0.02
 
 class AuthenticationError(ConnectionError):
     """The other side does not hold this cluster's secret."""
+
+
+def check_port(port: Any, field_name: str = "port") -> int:
+    """``port`` as a TCP port number (0: any free one), or ValueError naming the field and the fix."""
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(
+            f"{field_name}={port!r} is not a TCP port; use a number from 1 to 65535, or 0 for any free port"
+        )
+    return port
 
 
 def new_secret() -> bytes:

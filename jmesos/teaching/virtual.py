@@ -37,7 +37,7 @@ from ..core.garbage import rare_full_collections
 from ..core.master import Master, MasterConfig
 from ..core.model import AgentInfo, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
-from ..core.scheduler import FrameworkAPI, Scheduler
+from ..core.scheduler import FrameworkAPI, Scheduler, check_scheduler
 from ..core.states import Reason, TaskState
 
 __all__ = ["VirtualCluster", "VirtualDriver"]
@@ -261,11 +261,7 @@ class VirtualCluster:
         self, scheduler: Scheduler, name: str | None = None, role: str = "*", *, at: float | None = None
     ) -> VirtualDriver:
         """Register ``scheduler`` as a framework now (or at virtual time ``at``); returns its driver."""
-        missing = [n for n in ("resource_offers", "status_update") if not callable(getattr(scheduler, n, None))]
-        if missing:
-            raise InvalidArgument(
-                f"scheduler={scheduler!r} has no {missing[0]}() method; pass an instance of a jmesos.Scheduler subclass"
-            )
+        check_scheduler(scheduler)
         info = FrameworkInfo(name=name or type(scheduler).__name__, role=role)
         peer = f"framework-peer-{len(self._drivers) + 1}"
         driver = VirtualDriver(self, scheduler, info, peer)
