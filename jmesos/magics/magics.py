@@ -400,11 +400,12 @@ class MesosMagics(Magics):
     def _stop(self, args: argparse.Namespace) -> None:
         if self.cluster is None:
             raise UsageError("no cluster to stop; %mesos start one")
-        if not self.cluster.running:
-            print("the cluster was already stopped (its tables and events stay readable); %mesos start a new one")
-            return
-        self.cluster.stop()
-        print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
+        was_running = self.cluster.running
+        self.cluster.stop()  # also after its master died: what is left of it goes
+        if was_running:
+            print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
+        else:
+            print("the cluster had already stopped (its tables and events stay readable); %mesos start a new one")
 
     def _use(self, args: argparse.Namespace) -> None:
         expr = " ".join(args.expr)
