@@ -185,9 +185,12 @@ class EventLog:
 
     def filter(self, kind: str | Iterable[str] | None = None, since: float | None = None) -> list[Event]:
         """Events of ``kind`` (a name or several) at or after ``since``."""
-        kinds = None if kind is None else {kind} if isinstance(kind, str) else None
-        if kind is not None and kinds is None:
-            kinds = set(kind) if isinstance(kind, Iterable) else {None}
+        if kind is None:
+            kinds = None
+        elif isinstance(kind, str):
+            kinds = {kind}
+        else:
+            kinds = set(kind) if isinstance(kind, Iterable) else {kind}
             if not all(isinstance(k, str) for k in kinds):
                 raise TypeError(f"kind={kind!r} must be an event kind or a list of them, e.g. kind='task_state'")
         if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):

@@ -426,9 +426,8 @@ class Master:
 
     def _new_framework_id(self, name: str) -> str:
         spelled = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-        base = (
-            "-".join(part for part in spelled.split("-") if part)[:40] or "framework"
-        )  # '%%mesos task' -> 'mesos-task'
+        # one dash between words, none at the ends: '%%mesos task cell-2' -> 'mesos-task-cell-2'
+        base = "-".join(part for part in spelled.split("-") if part)[:40] or "framework"
         candidate, n = base, 1
         while candidate in self.frameworks or candidate in self._removed_frameworks:
             n += 1
