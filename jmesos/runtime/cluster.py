@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from ..core.model import FrameworkInfo, InvalidArgument
 from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
 from .driver import SchedulerDriver
+from .lifetime import how_it_ended
 from .serialize import dumps_value
 from .wire import Hub, check_port, new_secret
 
@@ -374,17 +374,10 @@ class LocalCluster:
         with self._lock:
             self._lock.notify_all()
 
-    @staticmethod
-    def _exit_text(code: int) -> str:
-        try:
-            return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-
     def _master_lost(self, code: int) -> None:
         """The master died: end what runs on it at once, with the reason (there is no master to fail over to)."""
         reason = (
-            f"the cluster's master process {self._exit_text(code)}; the cluster is over (its agents stopped "
+            f"the cluster's master process {how_it_ended(code)}; the cluster is over (its agents stopped "
             "their tasks): start a new jmesos.LocalCluster"
         )
         for driver in self._drivers:
@@ -471,7 +464,7 @@ class LocalCluster:
     def _check_running(self) -> None:
         if self.master_pid in self._exits and not self._stopped:
             raise RuntimeError(
-                f"this cluster is over: its master process {self._exit_text(self._exits[self.master_pid])}; "
+                f"this cluster is over: its master process {how_it_ended(self._exits[self.master_pid])}; "
                 "start a new one with jmesos.LocalCluster(...)"
             )
         if not self.running:

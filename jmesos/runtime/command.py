@@ -19,6 +19,7 @@ import sys
 from collections.abc import Mapping
 
 from .containers import Container, signal_tree
+from .lifetime import how_it_ended
 
 __all__ = ["CommandProcess", "LaunchError", "launch_command", "describe_exit", "stderr_tail", "SHELL"]
 
@@ -155,13 +156,7 @@ def describe_exit(status: int, sandbox: str, *, oom: bool, memory_limited: bool,
     tail = stderr_tail(sandbox)
     if status == 0 and not oom:
         return "TASK_FINISHED", "REASON_NONE", ""
-    if status < 0:
-        try:
-            how = f"was killed by {signal.Signals(-status).name}"
-        except ValueError:
-            how = f"was killed by signal {-status}"
-    else:
-        how = f"exited with status {status}"
+    how = how_it_ended(status)
     memory = oom or (memory_limited and any(word in tail for word in _MEMORY_WORDS))
     message = f"the command {how}"
     if memory:

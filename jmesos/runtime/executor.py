@@ -50,6 +50,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .containers import Container, descendants, signal_tree
+from .lifetime import how_it_ended
 from .serialize import SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
 
@@ -1017,7 +1018,7 @@ class PythonExecutor:
                 self.agent._python_failed(
                     task,
                     "crashed",
-                    f"the Python worker running the task {_describe_status(status)} before the task returned "
+                    f"the Python worker running the task {how_it_ended(status)} before the task returned "
                     "(a crash in native code, os._exit, or a signal); the worker is replaced",
                 )
         if not worker.killing and not worker.expected_exit:
@@ -1044,13 +1045,3 @@ def _memory_message(task: _Task, container: Container) -> str:
     limit = f"{task.mem:g} MiB + {EXECUTOR_OVERHEAD_MIB:g} MiB for the interpreter" if task.mem else "no limit"
     how = "the kernel stopped it" if container.paths else "an allocation failed"
     return f"task {task.task_id!r} used more memory than its mem={task.mem:g} MiB allows ({limit}); {how}"
-
-
-def _describe_status(status: int) -> str:
-    if status < 0:
-        try:
-            name = signal.Signals(-status).name
-        except ValueError:
-            name = f"signal {-status}"
-        return f"was killed by {name}"
-    return f"exited with status {status}"

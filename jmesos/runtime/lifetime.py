@@ -3,7 +3,8 @@
 Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG)``) kills a child when
 the process that forked it exits; ``watch_parent`` adds a pipe watchdog for
 the one link where a signal is not enough (the notebook kernel may fork from a
-thread that ends before the kernel does).
+thread that ends before the kernel does).  :func:`how_it_ended` says, in words,
+how a process's life ended.
 """
 
 from __future__ import annotations
@@ -14,9 +15,19 @@ import signal
 import sys
 import threading
 
-__all__ = ["die_with_parent", "watch_fd"]
+__all__ = ["die_with_parent", "watch_fd", "how_it_ended"]
 
 _PR_SET_PDEATHSIG = 1
+
+
+def how_it_ended(status: int) -> str:
+    """``status`` (an exit code, or minus a signal number) as words: 'was killed by SIGKILL', 'exited with status 3'."""
+    if status >= 0:
+        return f"exited with status {status}"
+    try:
+        return f"was killed by {signal.Signals(-status).name}"
+    except ValueError:
+        return f"was killed by signal {-status}"
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
