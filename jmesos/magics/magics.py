@@ -101,6 +101,10 @@ def _build_parsers() -> dict[str, MagicArgumentParser]:
         type=_number("--offer-timeout", float, 0.001, "5"),
         help="rescind offers not answered in this many seconds",
     )
+    start.add_argument(
+        "--host",
+        help="address the master listens on (default 127.0.0.1; 0.0.0.0 lets agents on other hosts reach it)",
+    )
     start.add_argument("--no-dashboard", action="store_true", help="do not display the dashboard")
     start.add_argument(
         "--as", dest="var", default="cluster", help="notebook variable to bind the cluster to (default: cluster)"
@@ -123,7 +127,13 @@ def _build_parsers() -> dict[str, MagicArgumentParser]:
     offers.add_argument(
         "--last", type=_positive_int("--last"), default=20, help="how many answered offers (default 20)"
     )
-    add = p["add-agent"] = _parser("add-agent", "start one more agent")
+    add = p["add-agent"] = _parser(
+        "add-agent",
+        "start one more agent (or, with --engines, one on each ipyparallel engine)",
+        "Start one more agent on this machine; with --engines, one on the host of each engine of the running "
+        "ipyparallel cluster of a profile (ipcluster start -n 4), which must reach the master (%mesos start --host "
+        "0.0.0.0 for engines on other hosts).",
+    )
     add.add_argument("--cpus", type=_number("--cpus", float, 0.001, "2"), help="its cpus (default: the cluster's)")
     add.add_argument("--mem", help="its memory, e.g. 2GiB (default: the cluster's)")
     add.add_argument(
@@ -133,6 +143,8 @@ def _build_parsers() -> dict[str, MagicArgumentParser]:
         metavar="KEY=VALUE",
         help="an attribute, e.g. --attr rack=r2 (repeatable)",
     )
+    add.add_argument("--engines", action="store_true", help="one agent on each engine of an ipyparallel cluster")
+    add.add_argument("--profile", default="default", help="that cluster's ipyparallel profile (default: default)")
     kill = p["kill-agent"] = _parser("kill-agent", "SIGKILL an agent, as a machine failure would")
     kill.add_argument("agent_id", help="e.g. agent-2 (see %%mesos agents)")
     kt = p["kill-task"] = _parser("kill-task", "kill a task (of a framework started from this notebook)")
@@ -267,6 +279,7 @@ class MesosMagics(Magics):
         self.cluster: Any = _SURVIVORS.pop(id(shell), None)
         self.handles: dict[str, Any] = {}
         self._cell_tasks = 0
+        self._engine_clients: list[Any] = []  # ipyparallel clients opened by add-agent --engines
 
     # ------------------------------------------------------------------ entry point
     @line_cell_magic
@@ -358,6 +371,7 @@ class MesosMagics(Magics):
             raise UsageError("a cluster is already running; %mesos stop it first (or use it: %mesos status)")
         from ..runtime.cluster import LocalCluster
 
+        self._close_engine_clients()  # those of a cluster that ended by itself
         options: dict[str, Any] = {
             "agents": args.agents if args.agents is not None else self.agents,
             "cpus": args.cpus if args.cpus is not None else self.cpus,
@@ -369,6 +383,8 @@ class MesosMagics(Magics):
             else self.allocation_interval,
             "offer_timeout": args.offer_timeout if args.offer_timeout is not None else self.offer_timeout,
         }
+        if args.host is not None:
+            options["host"] = args.host
         if not args.var.isidentifier():
             raise UsageError(f"--as {args.var!r} is not a Python name; use e.g. --as cluster")
         self.cluster = LocalCluster(**options)
@@ -402,6 +418,7 @@ class MesosMagics(Magics):
             raise UsageError("no cluster to stop; %mesos start one")
         was_running = self.cluster.running
         self.cluster.stop()  # also after its master died: what is left of it goes
+        self._close_engine_clients()
         if was_running:
             print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
         else:
@@ -484,8 +501,48 @@ class MesosMagics(Magics):
             if not sep or not key:
                 raise UsageError(f"--attr {item!r} must be KEY=VALUE, e.g. --attr rack=r2")
             attributes[key] = value
+        if args.profile != "default" and not args.engines:
+            raise UsageError("--profile picks the ipyparallel cluster for --engines; add --engines")
+        if args.engines:
+            client = self._engine_client(args.profile)
+            try:
+                agent_ids = cluster.add_engine_agents(
+                    client, cpus=args.cpus, mem=args.mem, attributes=attributes or None
+                )
+            except BaseException:
+                client.close()
+                raise
+            self._engine_clients.append(client)  # the cluster reaches its engine agents through it
+            print(f"added {', '.join(agent_ids)}: one on each engine of the ipyparallel profile {args.profile!r}")
+            return
         agent_id = cluster.add_agent(cpus=args.cpus, mem=args.mem, attributes=attributes or None)
         print(f"added {agent_id}")
+
+    def _engine_client(self, profile: str) -> Any:
+        """A client of the running ipyparallel cluster of ``profile``; a missing one is one line with the fix."""
+        from ..runtime.engines import import_ipyparallel
+
+        try:
+            ipp = import_ipyparallel()
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            client = ipp.Client(profile=profile)
+        except (OSError, TimeoutError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(
+                f"cannot connect to an ipyparallel cluster in profile {profile!r} ({first}); "
+                f"start one with: ipcluster start -n 4 --profile {profile}"
+            ) from None
+        return client
+
+    def _close_engine_clients(self) -> None:
+        for client in self._engine_clients:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing what is already broken
+                pass
+        self._engine_clients.clear()
 
     def _kill_agent(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster()

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core import messages as m
 from ..core.events import Event, EventLog
@@ -34,6 +34,9 @@ from .driver import SchedulerDriver
 from .lifetime import how_it_ended
 from .serialize import dumps_value
 from .wire import Hub, check_port, new_secret
+
+if TYPE_CHECKING:
+    from .engines import EngineAgents
 
 __all__ = ["LocalCluster", "FrameworkHandle"]
 
@@ -239,6 +242,7 @@ class LocalCluster:
         self.address: tuple[str, int] | None = None
         self.master_pid: int | None = None
         self._stopped = False
+        self._engine_agents: EngineAgents | None = None  # made by the first add_engine_agents
         self._start(start_timeout)
 
     # ------------------------------------------------------------------ start and stop
@@ -281,16 +285,17 @@ class LocalCluster:
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if os.path.basename(package_root) not in ("site-packages", "dist-packages"):  # never ahead of the stdlib
             env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "jmesos.runtime.supervisor"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=open(os.path.join(self.work_dir, "supervisor.log"), "ab"),
-            start_new_session=True,
-            env=env,
-            text=True,
-            bufsize=1,
-        )
+        with open(os.path.join(self.work_dir, "supervisor.log"), "ab") as log:  # the child keeps its own copy
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "jmesos.runtime.supervisor"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                env=env,
+                text=True,
+                bufsize=1,
+            )
         _live_clusters.add(self)
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(spec) + "\n")
@@ -412,6 +417,8 @@ class LocalCluster:
                 driver.stop()
         for driver in self._drivers:
             driver.join(2.0)
+        if self._engine_agents is not None:  # while the master runs, so they can say goodbye to it
+            self._engine_agents.stop_all()
         proc = self._proc
         if proc is not None and proc.poll() is None:
             try:
@@ -556,9 +563,10 @@ class LocalCluster:
     # ------------------------------------------------------------------ agents and tasks
     @property
     def agents(self) -> list[str]:
-        """Ids of the agents this cluster started that are still alive."""
+        """Ids of the agents this cluster started that are still alive (engine agents last)."""
         with self._lock:
-            return [a for a, pid in self._agent_pids.items() if pid not in self._exits]
+            here = [a for a, pid in self._agent_pids.items() if pid not in self._exits]
+        return here + (self._engine_agents.alive() if self._engine_agents is not None else [])
 
     def add_agent(
         self,
@@ -572,24 +580,7 @@ class LocalCluster:
     ) -> str:
         """Start one more agent (defaults: the cluster's per-agent resources); returns its id."""
         self._check_running()
-        d = self._defaults
-        (spec,) = _agent_specs(
-            [
-                {
-                    "cpus": cpus if cpus is not None else d["cpus"],
-                    "mem": mem if mem is not None else d["mem"],
-                    "disk": disk if disk is not None else d["disk"],
-                    "gpus": gpus if gpus is not None else d["gpus"],
-                    "ports": ports if ports is not None else d["ports"],
-                }
-            ],
-            None,
-            None,
-            None,
-            None,
-            None,
-            attributes,
-        )
+        spec = self._one_agent_spec(cpus, mem, disk, gpus, ports, attributes)
         newest = self.events[-1].time if len(self.events) else None  # its event can only come later
         with self._lock:
             before = set(self._agent_pids)
@@ -606,9 +597,74 @@ class LocalCluster:
         self._wait_for_agent_event(agent_id, timeout, since=newest)
         return agent_id
 
+    def _one_agent_spec(self, cpus: Any, mem: Any, disk: Any, gpus: Any, ports: Any, attributes: Any) -> dict[str, Any]:
+        """One agent's checked spec; what is not given comes from the cluster's per-agent defaults."""
+        given = {"cpus": cpus, "mem": mem, "disk": disk, "gpus": gpus, "ports": ports}
+        agent = {name: value if value is not None else self._defaults[name] for name, value in given.items()}
+        (spec,) = _agent_specs([agent], None, None, None, None, None, attributes)
+        return spec
+
+    def add_engine_agents(
+        self,
+        view_or_client: Any,
+        cpus: Any = None,
+        mem: Any = None,
+        disk: Any = None,
+        gpus: Any = None,
+        ports: Any = None,
+        attributes: Mapping[str, str] | None = None,
+        timeout: float = 60.0,
+        *,
+        master_host: str | None = None,
+    ) -> list[str]:
+        """Start one agent on the host of each engine of an ipyparallel ``Client`` or ``DirectView``.
+
+        Returns the new agents' ids, in the engines' order, once each has
+        registered (``timeout`` seconds at most; the agents that did start are
+        stopped if one does not).  Resources default to the cluster's per-agent
+        ones, as for :meth:`add_agent`; each agent also gets the attribute
+        ``engine=<engine id>``.
+
+        The engines dial the master at the cluster's ``host``: engines on other
+        machines need a cluster started with ``host='0.0.0.0'`` (or an address
+        of this machine they can reach); ``master_host`` overrides the address
+        they are given.  The agents are children of their engines and end with
+        them; :meth:`kill_agent`, :meth:`logs` and :meth:`stop` reach them
+        through their engines.  Needs ipyparallel (``pip install "jmesos[engines]"``).
+        """
+        from .engines import EngineAgents, address_for_engines, agent_arguments, engine_targets, import_ipyparallel
+
+        self._check_running()
+        ipp = import_ipyparallel()
+        client, engine_ids = engine_targets(ipp, view_or_client)
+        spec = self._one_agent_spec(cpus, mem, disk, gpus, ports, attributes)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidArgument(f"timeout={timeout!r} must be a positive number of seconds, e.g. timeout=60")
+        if master_host is not None and (not isinstance(master_host, str) or not master_host.strip()):
+            raise InvalidArgument(f"master_host={master_host!r} must be an address of this machine, e.g. '10.0.0.5'")
+        args = agent_arguments(
+            Resources.parse(spec["resources"]),
+            self._agent_options["isolation"],
+            self._agent_options["status_retry_interval"],
+        )
+        assert self.address is not None
+        address = address_for_engines(self.address, client, master_host)
+        if self._engine_agents is None:
+            self._engine_agents = EngineAgents(self.events)
+        with self._lock:
+            known = set(self._agent_pids)
+        return self._engine_agents.add(
+            client, engine_ids, address, self._secret, args, spec["attributes"], known, float(timeout)
+        )
+
     def kill_agent(self, agent_id: str) -> None:
         """SIGKILL an agent, as a machine failure would: its tasks die with it and the master notices by missed pings."""
         self._check_running()
+        engines = self._engine_agents
+        on_engine = engines.get(agent_id) if engines is not None else None
+        if engines is not None and on_engine is not None:
+            engines.kill(on_engine)
+            return
         with self._lock:
             pid = self._agent_pids.get(agent_id)
         if pid is None:
@@ -648,9 +704,13 @@ class LocalCluster:
         from .agent import sandbox_path
 
         launched = self._find_task(task_id, framework_id)
-        path = os.path.join(
-            sandbox_path(self.work_dir, launched.data["agent_id"], launched.data["framework_id"], task_id), stream
-        )
+        agent_id = launched.data["agent_id"]
+        engines = self._engine_agents
+        on_engine = engines.get(agent_id) if engines is not None else None
+        work_dir = on_engine.sandboxes if on_engine is not None else self.work_dir
+        path = os.path.join(sandbox_path(work_dir, agent_id, launched.data["framework_id"], task_id), stream)
+        if engines is not None and on_engine is not None:
+            return engines.read_text(on_engine, path)
         try:
             with open(path, errors="replace") as f:
                 return f.read()

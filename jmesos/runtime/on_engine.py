@@ -1,0 +1,261 @@
+"""What runs on an ipyparallel engine to give a cluster one more agent on that engine's host.
+
+:meth:`jmesos.LocalCluster.add_engine_agents` sends these functions to the
+engines (they pickle by reference, so the engine imports them from its own
+jmesos).  Each agent is a child of the engine process, started as
+``python -m jmesos.runtime.on_engine ENGINE_PID SYS_PATH AGENT_ARGS...``: that
+entry point asks for a parent-death signal *before* it becomes an agent, so the
+agent ends when its engine ends, however the engine ends, and no ``preexec_fn``
+runs in the engine's many-threaded process.  SIGTERM, not SIGKILL: the agent
+then kills its tasks and removes its cgroups on the way out.
+
+Each agent gets a fresh private directory (mode 0700) on the engine's host with
+the cluster's secret (0600, removed once the agent has registered), the
+agent's log and its task sandboxes; stopping the agent removes it.
+
+This module imports nothing heavy at the top: an engine loads it to serve
+small requests, and the agent process starts from it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "describe",
+    "start_agent",
+    "agent_state",
+    "forget_secret",
+    "kill_agent",
+    "stop_agent",
+    "stop_agents",
+    "read_text",
+]
+
+#: how much of an agent's log an error message quotes
+LOG_TAIL_CHARS = 2000
+
+
+@dataclass
+class _Started:
+    """An agent this engine started: its process and the directory that holds everything it wrote."""
+
+    proc: subprocess.Popen
+    directory: str
+
+    @property
+    def secret_file(self) -> str:
+        return _secret_file(self.directory)
+
+    @property
+    def log(self) -> str:
+        return _log_file(self.directory)
+
+
+def _secret_file(directory: str) -> str:
+    return os.path.join(directory, "secret")
+
+
+def _log_file(directory: str) -> str:
+    return os.path.join(directory, "agent.log")
+
+
+def _sandboxes(directory: str) -> str:
+    return os.path.join(directory, "sandboxes")
+
+
+#: the agents started by this engine process, by pid (the module stays loaded between requests)
+_started: dict[int, _Started] = {}
+
+
+def _boot_id() -> str:
+    """Tells this machine's boot from any other's: two hosts may share a hostname, never a boot id."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def describe() -> dict[str, Any]:
+    """Where this engine runs, so the cluster can tell a local engine from a remote one before starting anything."""
+    from .. import __version__
+
+    return {
+        "hostname": socket.gethostname(),
+        "boot_id": _boot_id(),
+        "pid": os.getpid(),
+        "version": __version__,
+        "python": sys.executable,
+    }
+
+
+def _probe(host: str, port: int, timeout: float) -> str:
+    """'' when the master's address takes a TCP connection from here; otherwise why not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return ""
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _write_secret(path: str, secret: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+
+
+def _child_env() -> dict[str, str]:
+    """This engine's environment, able to import jmesos from where the engine did, installed or not."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.path.basename(package_root) not in ("site-packages", "dist-packages"):  # never ahead of the stdlib
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+_spawner: ThreadPoolExecutor | None = None
+
+
+def _spawn(*args: Any, **kwargs: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` on a thread that lives as long as the engine.
+
+    The kernel sends the parent-death signal when the *thread* that started the
+    child ends, not the process: an engine that serves requests on a passing
+    thread would otherwise kill its agents as soon as that thread finished.
+    """
+    global _spawner
+    if _spawner is None:
+        _spawner = ThreadPoolExecutor(1, thread_name_prefix="jmesos-agent-spawner")
+    return _spawner.submit(subprocess.Popen, *args, **kwargs).result()
+
+
+def start_agent(
+    host: str, port: int, secret: bytes, agent_args: list[str], probe_timeout: float, sys_path: list[str]
+) -> dict[str, Any]:
+    """Start one agent as a child of this engine; returns its pid and directories, or ``{'error': ...}``.
+
+    The master's address is tried first: an engine that cannot reach it says so at
+    once, rather than after the caller's timeout.  ``sys_path`` is added to the
+    agent's import path (after its own), so tasks can import what the caller can
+    when both run on one machine.
+    """
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    why = _probe(host, port, probe_timeout)
+    if why:
+        return {"error": f"cannot connect to the master at {where} from here ({why})"}
+    directory = tempfile.mkdtemp(prefix="jmesos-engine-agent-")
+    _write_secret(_secret_file(directory), secret)
+    command = [sys.executable, "-m", __name__, str(os.getpid()), os.pathsep.join(sys_path)]
+    command += ["--master", where, "--secret-file", _secret_file(directory), "--work-dir", _sandboxes(directory)]
+    with open(_log_file(directory), "ab") as log:
+        proc = _spawn(
+            command + agent_args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=directory, env=_child_env()
+        )
+    _started[proc.pid] = _Started(proc, directory)
+    # reaped as soon as it ends, so an agent that exits on its own leaves no zombie in the engine
+    threading.Thread(target=proc.wait, name="jmesos-agent-reaper", daemon=True).start()
+    return {"pid": proc.pid, "directory": directory, "sandboxes": _sandboxes(directory)}
+
+
+def _tail(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - LOG_TAIL_CHARS))
+            return f.read().decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def agent_state(pid: int) -> dict[str, Any]:
+    """Whether the agent runs, its exit status if not (minus the signal if killed), and its log's end."""
+    started = _started.get(pid)
+    if started is None:
+        return {"running": False, "code": None, "log_tail": "", "known": False}
+    code = started.proc.poll()
+    return {"running": code is None, "code": code, "log_tail": _tail(started.log), "known": True}
+
+
+def forget_secret(pid: int) -> None:
+    """Remove the secret file: the registered agent holds the secret in memory, no copy need stay on disk."""
+    started = _started.get(pid)
+    if started is not None:
+        try:
+            os.unlink(started.secret_file)
+        except FileNotFoundError:
+            pass
+
+
+def _end(started: _Started, sig: int, grace: float) -> int | None:
+    """Send ``sig``; SIGKILL after ``grace`` s; then kill what its tasks left in its cgroups."""
+    from .containers import cleanup_agent_cgroups
+
+    proc = started.proc
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5.0)
+    cleanup_agent_cgroups(proc.pid, timeout=1.0)
+    return proc.returncode
+
+
+def kill_agent(pid: int) -> int | None:
+    """SIGKILL the agent, as a machine failure would; its directory stays, so its tasks' logs can still be read."""
+    started = _started.get(pid)
+    return None if started is None else _end(started, signal.SIGKILL, 5.0)
+
+
+def stop_agent(pid: int, grace: float = 5.0) -> int | None:
+    """SIGTERM the agent (it kills its tasks and says goodbye to the master), then remove its directory."""
+    started = _started.pop(pid, None)
+    if started is None:
+        return None
+    code = _end(started, signal.SIGTERM, grace)
+    shutil.rmtree(started.directory, ignore_errors=True)
+    return code
+
+
+def stop_agents(pids: list[int], grace: float = 5.0) -> list[int | None]:
+    """Stop several agents of this engine together, so their grace periods overlap."""
+    with ThreadPoolExecutor(max(1, len(pids))) as pool:
+        return list(pool.map(lambda pid: stop_agent(pid, grace), pids))
+
+
+def read_text(path: str) -> str | None:
+    """A sandbox file's text, or None when it does not exist (a task that printed nothing)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _run_as_agent(argv: list[str]) -> int:
+    """The agent's entry point: die with the engine (pid ``argv[0]``), extend the import path, run the agent."""
+    from .lifetime import die_with_parent
+
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != int(argv[0]):  # the engine ended before the signal was asked for
+        return 1
+    sys.path.extend(p for p in argv[1].split(os.pathsep) if p and p not in sys.path)
+    from .agent import main
+
+    return main(argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(_run_as_agent(sys.argv[1:]))

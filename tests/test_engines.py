@@ -1,0 +1,349 @@
+"""Agents on ipyparallel engines: a real ipyparallel cluster, a real jmesos cluster, real processes.
+
+One ``ipyparallel.Cluster`` with two engines serves the whole module (it takes
+seconds to start); each test starts its own ``LocalCluster`` with no agents of
+its own, adds agents on the engines, and checks that no process is left behind.
+The engines run on this machine, so the tests can watch the agents' processes
+(children of the engines) with psutil.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+import pytest
+
+import jmesos
+
+ipp = pytest.importorskip("ipyparallel")
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+#: generous: a loaded two-core machine may take seconds to start a Python process
+WAIT = 60.0
+
+
+@dataclass
+class Engines:
+    cluster: Any  # ipyparallel.Cluster
+    client: Any  # ipyparallel.Client
+    ids: list[int]  # the two engines every test may use
+    pids: dict[int, int]  # engine id -> engine process id
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory):
+    """Two engines, in the default profile of an IPython directory of their own (so ``%mesos`` finds them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+        cluster = ipp.Cluster(n=2, cluster_id="", log_level=logging.WARNING)
+        client = cluster.start_and_connect_sync()
+        ours = []
+        try:
+            client.wait_for_engines(2, timeout=120)
+            ids = sorted(client.ids)
+            pids = dict(zip(ids, client[ids].apply_sync(os.getpid), strict=True))
+            ours = psutil.Process().children(recursive=True)
+            yield Engines(cluster, client, ids, pids)
+        finally:
+            client.close()
+            cluster.stop_cluster_sync()
+            _, alive = psutil.wait_procs([p for p in ours if p.is_running()], timeout=WAIT)
+            assert not alive, f"ipyparallel processes left behind: {alive}"
+
+
+def _wait_for_ids(client: Any, ids: set[int]) -> None:
+    """Until the controller lists exactly ``ids`` (an engine that died is dropped when its nanny says so)."""
+    deadline = time.monotonic() + WAIT
+    while set(client.ids) != ids:
+        assert time.monotonic() < deadline, f"the controller lists engines {client.ids}, expected {ids}"
+        client.spin()
+        time.sleep(0.1)
+
+
+def _agent_processes(engine_pid: int) -> list[psutil.Process]:
+    """The jmesos agents an engine started (its children that run the engine-agent entry point)."""
+    return [p for p in psutil.Process(engine_pid).children() if "jmesos.runtime.on_engine" in " ".join(p.cmdline())]
+
+
+def _engine_of(cluster: jmesos.LocalCluster, agent_id: str) -> int:
+    added = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["agent_id"] == agent_id, WAIT)
+    return int(added.data["attributes"]["engine"])
+
+
+def _engine_dirs() -> list[str]:
+    """The agents' directories on the engines' host (the engines share this process's TMPDIR)."""
+    root = tempfile.gettempdir()
+    return [name for name in os.listdir(root) if name.startswith("jmesos-engine-agent-")]
+
+
+def _lineage() -> tuple[int, int]:
+    """Run as a task: the task's parent (the agent) and grandparent (whoever started the agent)."""
+    print(f"a task on {socket.gethostname()}")
+    with open(f"/proc/{os.getppid()}/stat") as f:
+        grandparent = int(f.read().rpartition(")")[2].split()[1])
+    return os.getppid(), grandparent
+
+
+class OnEachAgent(jmesos.Scheduler):
+    """Run ``fn`` once on each of ``agents``; stop when every run has finished (``until_done=False``: never)."""
+
+    def __init__(self, agents, fn, until_done=True):
+        self.todo, self.fn, self.until_done = set(agents), fn, until_done
+        self.tasks, self.results = {}, {}
+
+    def resource_offers(self, driver, offers):
+        for offer in offers:
+            tasks = []
+            if offer.agent_id in self.todo:
+                self.todo.discard(offer.agent_id)
+                task = jmesos.TaskInfo(
+                    name=f"on-{offer.agent_id}",
+                    agent_id=offer.agent_id,
+                    resources=jmesos.Resources(cpus=0.5, mem="64MiB"),
+                    fn=self.fn,
+                )
+                self.tasks[offer.agent_id] = task.task_id
+                tasks.append(task)
+            driver.launch_tasks([offer.id], tasks)
+
+    def status_update(self, driver, status):
+        if status.state == jmesos.TASK_FINISHED:
+            self.results[status.agent_id] = status.data
+        elif status.is_terminal:
+            driver.abort()
+        if self.until_done and not self.todo and len(self.results) == len(self.tasks):
+            driver.stop()
+
+
+def _wait_running(cluster: jmesos.LocalCluster, agent_ids: list[str]) -> None:
+    for agent_id in agent_ids:
+        cluster.wait_for(
+            lambda e, a=agent_id: (
+                e.kind == "task_state" and e.data["state"] == "TASK_RUNNING" and e.data["agent_id"] == a
+            ),
+            WAIT,
+        )
+
+
+def test_agents_start_on_the_engines_and_run_tasks(engines):
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        agent_ids = cluster.add_engine_agents(engines.client)  # the Client: all its engines
+
+        assert len(agent_ids) == 2 and sorted(cluster.agents) == sorted(agent_ids)
+        on = {agent_id: _engine_of(cluster, agent_id) for agent_id in agent_ids}
+        assert sorted(on.values()) == engines.ids
+        for added in cluster.events.filter("agent_added"):
+            assert added.data["resources"] == {"cpus": 1, "mem": 256, "disk": 10240}  # the cluster's defaults
+            assert added.data["hostname"] == socket.gethostname()
+        agent_pid = {}
+        for agent_id, engine_id in on.items():
+            (process,) = _agent_processes(engines.pids[engine_id])
+            agent_pid[agent_id] = process.pid
+            command = process.cmdline()
+            secret = command[command.index("--secret-file") + 1]
+            assert not os.path.exists(secret)  # removed once the agent registered: it keeps the secret in memory
+            assert os.stat(os.path.dirname(secret)).st_mode & 0o777 == 0o700
+
+        ran = cluster.run(OnEachAgent(agent_ids, _lineage), name="lineage", timeout=WAIT)
+
+        for agent_id, (parent, grandparent) in ran.results.items():
+            assert parent == agent_pid[agent_id]  # the agent the engine started ran the task
+            assert grandparent == engines.pids[on[agent_id]]  # and that agent is the engine's child
+            assert cluster.logs(ran.tasks[agent_id]) == f"a task on {socket.gethostname()}\n"
+
+
+def test_a_remote_agents_task_logs_are_read_through_its_engine(engines):
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        (agent_id,) = cluster.add_engine_agents(engines.client[engines.ids[0]])
+        ran = cluster.run(OnEachAgent([agent_id], _lineage), name="lineage", timeout=WAIT)
+        task_id = ran.tasks[agent_id]
+        here = cluster.logs(task_id)
+
+        agent = cluster._engine_agents.get(agent_id)
+        agent.local = False  # as if on another host: only its engine can read the file
+        assert cluster.logs(task_id) == here == f"a task on {socket.gethostname()}\n"
+        assert cluster.logs(task_id, stream="stderr") == ""
+
+
+def test_stop_ends_the_engine_agents_their_tasks_and_files(engines):
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        agent_ids = cluster.add_engine_agents(engines.client[engines.ids])  # a DirectView
+        assert len(_engine_dirs()) == 2
+        cluster.run_async(OnEachAgent(agent_ids, _sleep, until_done=False), name="sleepers")
+        _wait_running(cluster, agent_ids)
+        agents = [process for engine_id in engines.ids for process in _agent_processes(engines.pids[engine_id])]
+        workers = [worker for agent in agents for worker in agent.children(recursive=True)]
+        assert len(agents) == 2 and workers  # the agents, and the workers running their tasks
+
+    assert not any(agent.is_running() for agent in agents)  # stop() returned once the engines had ended them
+    _, alive = psutil.wait_procs(workers, timeout=WAIT)  # their tasks die with them (the agents killed them)
+    assert not alive, f"left running after stop(): {alive}"
+    assert _engine_dirs() == []
+    assert cluster.agents == []
+
+
+def _sleep() -> None:
+    time.sleep(600)
+
+
+def test_kill_agent_on_an_engine_makes_the_master_report_it_lost(engines):
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        (agent_id,) = cluster.add_engine_agents(engines.client[engines.ids[1]])
+        (agent,) = _agent_processes(engines.pids[engines.ids[1]])
+        cluster.run_async(OnEachAgent([agent_id], _sleep, until_done=False), name="sleeper")
+        _wait_running(cluster, [agent_id])
+
+        cluster.kill_agent(agent_id)
+
+        assert agent_id not in cluster.agents
+        assert not agent.is_running() or agent.status() == psutil.STATUS_ZOMBIE
+        removed = cluster.wait_for(lambda e: e.kind == "agent_removed" and e.data["agent_id"] == agent_id, WAIT)
+        assert (
+            "health checks" in removed.data["reason"]
+        )  # noticed by missed health checks, as a machine failure would be
+        cluster.wait_for(
+            lambda e: e.kind == "task_state" and e.data.get("state") == "TASK_LOST" and e.data["agent_id"] == agent_id,
+            WAIT,
+        )
+
+
+def test_an_agent_exits_by_itself_when_its_master_is_gone(engines):
+    """The fallback for an engine that cannot be reached at stop(): the agent gives up on a master that is gone."""
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        cluster.add_engine_agents(engines.client[engines.ids[0]])
+        (agent,) = _agent_processes(engines.pids[engines.ids[0]])
+        command = agent.cmdline()
+        log = os.path.join(os.path.dirname(command[command.index("--secret-file") + 1]), "agent.log")
+
+        os.kill(cluster.master_pid, signal.SIGKILL)
+
+        agent.wait(WAIT)  # psutil.TimeoutExpired if it stays
+        with open(log) as f:
+            assert "has been unreachable for 10s; shutting down" in f.read()
+
+
+def test_an_unreachable_master_is_reported_with_the_fix(engines):
+    engine_id = engines.ids[0]
+    with jmesos.LocalCluster(agents=0) as cluster:
+        port = cluster.address[1]
+        with pytest.raises(RuntimeError) as failure:
+            cluster.add_engine_agents(engines.client[engine_id], master_host="127.0.0.2")  # nobody listens there
+        message = str(failure.value)
+        assert f"engine {engine_id} on host {socket.gethostname()!r}" in message
+        assert f"cannot connect to the master at 127.0.0.2:{port}" in message
+        assert "host='0.0.0.0'" in message
+        assert cluster.agents == [] and _agent_processes(engines.pids[engine_id]) == []
+        assert _engine_dirs() == []
+
+
+def test_an_agent_that_does_not_register_in_time_is_stopped_and_its_log_quoted(engines):
+    engine_id = engines.ids[0]
+    with jmesos.LocalCluster(agents=0) as cluster:
+        with pytest.raises(RuntimeError) as failure:
+            cluster.add_engine_agents(engines.client[engine_id], timeout=0.01)  # a Python process takes longer
+        message = str(failure.value)
+        assert f"engine {engine_id} on host {socket.gethostname()!r}: its agent (pid" in message
+        assert f"did not register with the master at 127.0.0.1:{cluster.address[1]} within 0.01s" in message
+        assert "agent.log on that host) ends:" in message
+        assert "host='0.0.0.0'" in message
+        assert cluster.agents == [] and _agent_processes(engines.pids[engine_id]) == []
+        assert _engine_dirs() == []
+
+
+def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
+    client = engines.client
+    with jmesos.LocalCluster(agents=0) as cluster:
+        mistakes = [
+            (dict(view_or_client="engines"), "view_or_client='engines' must be an ipyparallel Client or DirectView"),
+            (dict(view_or_client=client.load_balanced_view()), "LoadBalancedView, which picks engines by itself"),
+            (dict(view_or_client=client[[]]), "has no engines; start some"),
+            (dict(view_or_client=client, cpus=-1), "cpus"),
+            (dict(view_or_client=client, mem="lots"), "mem='lots'"),
+            (dict(view_or_client=client, attributes={"engine": "7"}), "attributes['engine'] is set by"),
+            (dict(view_or_client=client, attributes={"racks": "r1,r2"}), "must not contain ','"),
+            (dict(view_or_client=client, timeout=0), "timeout=0 must be a positive number of seconds"),
+            (dict(view_or_client=client, master_host=""), "master_host='' must be an address"),
+        ]
+        for arguments, expected in mistakes:
+            with pytest.raises(jmesos.InvalidArgument, match=expected.replace("(", r"\(").replace("[", r"\[")):
+                cluster.add_engine_agents(**arguments)
+        with monkeypatch.context() as without:
+            without.setitem(sys.modules, "ipyparallel", None)  # as if it were not installed
+            with pytest.raises(ImportError, match=r'pip install "jmesos\[engines\]"'):
+                cluster.add_engine_agents(client)
+        assert cluster.agents == [] and _engine_dirs() == []
+    with pytest.raises(RuntimeError, match="this cluster is stopped"):
+        cluster.add_engine_agents(client)
+
+
+def test_importing_jmesos_does_not_import_ipyparallel():
+    code = "import sys, jmesos, jmesos.magics, jmesos.widgets; print('ipyparallel' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_the_magic_adds_agents_on_the_profiles_engines(engines, capsys):
+    from jmesos.magics.magics import MesosMagics
+
+    magics = MesosMagics(shell=None)  # the magic itself, without the test session's one global IPython shell
+    try:
+        magics.mesos("start --agents 0 --no-dashboard")
+        assert "0 agents" in capsys.readouterr().out
+        magics.mesos("add-agent --engines --cpus 1 --mem 128 --attr rack=r1")
+        said, _, rest = capsys.readouterr().out.partition(": ")
+        assert rest == "one on each engine of the ipyparallel profile 'default'\n"
+        cluster = magics.cluster
+        assert sorted(cluster.agents) == ["agent-1", "agent-2"]  # registered in either order
+        assert said == f"added {', '.join(cluster.agents)}"
+        for added in cluster.events.filter("agent_added"):
+            assert added.data["attributes"]["rack"] == "r1"
+            assert added.data["resources"]["mem"] == 128
+    finally:
+        magics.mesos("stop")
+    assert cluster.agents == [] and _engine_dirs() == []
+
+
+def test_an_agent_dies_with_its_engine(engines):
+    """Last: it adds a third engine, kills it, and waits until the controller has forgotten it."""
+    engine_set = engines.cluster.start_engines_sync(n=1)
+    engines.client.wait_for_engines(3, timeout=WAIT)
+    (engine_id,) = set(engines.client.ids) - set(engines.ids)
+    engine_pid = engines.client[engine_id].apply_sync(os.getpid)
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        (agent_id,) = cluster.add_engine_agents(engines.client[engine_id])
+        (agent,) = _agent_processes(engine_pid)
+
+        os.kill(engine_pid, signal.SIGKILL)
+
+        agent.wait(WAIT)  # psutil.TimeoutExpired if it outlives its engine
+        removed = cluster.wait_for(lambda e: e.kind == "agent_removed" and e.data["agent_id"] == agent_id, WAIT)
+        assert removed.data["reason"] == "the agent shut down"  # SIGTERM from the kernel: it said goodbye
+        assert agent_id not in cluster.agents
+    assert _engine_dirs() == []  # the engine is gone: stop() removed its agent's directory from here
+    _wait_for_ids(engines.client, set(engines.ids))
+    engines.cluster.stop_engines_sync(engine_set)
+
+
+def test_readme_example_runs():
+    """The README's section on engines, as written (it starts its own ipyparallel cluster)."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    first = readme.split("## A first framework", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    squares = first.split("with jmesos.LocalCluster", 1)[0]
+    section = readme.split("## Agents on ipyparallel engines", 1)[1]
+    example = section.split("```python", 1)[1].split("```", 1)[0]
+    code = textwrap.dedent(squares + example)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[0, 1, 4, 9, 16]" in result.stdout
