@@ -19,12 +19,11 @@ import sys
 from collections.abc import Mapping
 
 from .containers import Container, signal_tree
-from .lifetime import how_it_ended
+from .lifetime import die_with_parent, how_it_ended
 
 __all__ = ["CommandProcess", "LaunchError", "launch_command", "describe_exit", "stderr_tail", "SHELL"]
 
 SHELL = "/bin/sh"
-_PR_SET_PDEATHSIG = 1
 _MEMORY_WORDS = ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc", "memory exhausted")
 
 
@@ -46,15 +45,6 @@ class CommandProcess:
     def signal(self, sig: int) -> None:
         """``sig`` to the shell's process group, its descendants and its container."""
         signal_tree(self.pid, self.container, sig)
-
-
-def _prctl_pdeathsig() -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def launch_command(
@@ -91,9 +81,7 @@ def launch_command(
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.setsid()
-            _prctl_pdeathsig()
-            if os.getppid() != agent_pid:
-                os._exit(1)
+            die_with_parent(parent=agent_pid)
             container.join()
             if rlimit:
                 container.apply_rlimits(0)

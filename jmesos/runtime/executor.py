@@ -457,9 +457,7 @@ def _child(
     from .lifetime import die_with_parent
 
     os.setsid()  # its own process group: killing a task kills everything it started
-    die_with_parent()
-    if os.getppid() != agent_pid:
-        os._exit(0)
+    die_with_parent(parent=agent_pid)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2):
         try:
             signal.signal(sig, signal.SIG_DFL)

@@ -30,8 +30,13 @@ def how_it_ended(status: int) -> str:
         return f"was killed by signal {-status}"
 
 
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Ask the kernel to send ``sig`` to this process when its parent exits (Linux; no-op elsewhere)."""
+def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent exits (Linux; no-op elsewhere).
+
+    A parent that ended before the request was made sends nothing, so this
+    process then ends itself: when its parent is no longer ``parent`` (the
+    pid it had before the fork), or, without ``parent``, has become init.
+    """
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -39,7 +44,7 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the parent is already gone
+    if os.getppid() == 1 if parent is None else os.getppid() != parent:  # the parent is already gone
         os.kill(os.getpid(), sig)
 
 

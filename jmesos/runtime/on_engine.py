@@ -248,9 +248,7 @@ def _run_as_agent(argv: list[str]) -> int:
     """The agent's entry point: die with the engine (pid ``argv[0]``), extend the import path, run the agent."""
     from .lifetime import die_with_parent
 
-    die_with_parent(signal.SIGTERM)
-    if os.getppid() != int(argv[0]):  # the engine ended before the signal was asked for
-        return 1
+    die_with_parent(signal.SIGTERM, parent=int(argv[0]))
     sys.path.extend(p for p in argv[1].split(os.pathsep) if p and p not in sys.path)
     from .agent import main
 
