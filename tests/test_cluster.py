@@ -199,6 +199,8 @@ def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
         cluster.run(Squares)
     with pytest.raises(jmesos.InvalidArgument, match="timeout=-1 must be a positive number of seconds"):
         cluster.run(Squares(1), timeout=-1)
+    with pytest.raises(jmesos.InvalidArgument, match="timeout=0 must be a positive number of seconds"):
+        cluster.add_agent(timeout=0)
     with pytest.raises(jmesos.InvalidArgument, match="predicate=3 must be a function of an event"):
         cluster.wait_for(3)
     with pytest.raises(TypeError, match="kind=3 must be an event kind"):

@@ -110,6 +110,12 @@ class FrameworkHandle:
         return f"<FrameworkHandle {self.framework_id or self.driver.framework.name} {self.driver.status}>"
 
 
+def _check_seconds(name: str, value: Any, example: str) -> None:
+    """InvalidArgument unless ``value`` is a positive number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidArgument(f"{name}={value!r} must be a positive number of seconds, e.g. {example}")
+
+
 def _agent_specs(
     agents: Any, cpus: Any, mem: Any, disk: Any, gpus: Any, ports: Any, attributes: Any
 ) -> list[dict[str, Any]]:
@@ -210,9 +216,8 @@ class LocalCluster:
             port = check_port(port)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        for name, value in (("status_retry_interval", status_retry_interval), ("start_timeout", start_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise InvalidArgument(f"{name}={value!r} must be a positive number of seconds, e.g. {name}=1.0")
+        _check_seconds("status_retry_interval", status_retry_interval, "status_retry_interval=1.0")
+        _check_seconds("start_timeout", start_timeout, "start_timeout=30")
         self.policy = policy
         self.seed = seed
         self.host = host
@@ -518,10 +523,8 @@ class LocalCluster:
         With ``timeout`` (seconds) the framework is stopped and TimeoutError raised
         if it has not finished by then.  Ctrl-C (interrupt the kernel) stops it too.
         """
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise InvalidArgument(
-                f"timeout={timeout!r} must be a positive number of seconds, or None to wait until it stops"
-            )
+        if timeout is not None:
+            _check_seconds("timeout", timeout, "timeout=60, or None to wait until it stops")
         handle = self.run_async(
             scheduler,
             name,
@@ -581,6 +584,7 @@ class LocalCluster:
         """Start one more agent (defaults: the cluster's per-agent resources); returns its id."""
         self._check_running()
         spec = self._one_agent_spec(cpus, mem, disk, gpus, ports, attributes)
+        _check_seconds("timeout", timeout, "timeout=10")
         newest = self.events[-1].time if len(self.events) else None  # its event can only come later
         with self._lock:
             before = set(self._agent_pids)
@@ -638,8 +642,7 @@ class LocalCluster:
         ipp = import_ipyparallel()
         client, engine_ids = engine_targets(ipp, view_or_client)
         spec = self._one_agent_spec(cpus, mem, disk, gpus, ports, attributes)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise InvalidArgument(f"timeout={timeout!r} must be a positive number of seconds, e.g. timeout=60")
+        _check_seconds("timeout", timeout, "timeout=60")
         if master_host is not None and (not isinstance(master_host, str) or not master_host.strip()):
             raise InvalidArgument(f"master_host={master_host!r} must be an address of this machine, e.g. '10.0.0.5'")
         args = agent_arguments(
