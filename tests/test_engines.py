@@ -225,13 +225,13 @@ def test_an_agent_exits_by_itself_when_its_master_is_gone(engines):
         cluster.add_engine_agents(engines.client[engines.ids[0]])
         (agent,) = _agent_processes(engines.pids[engines.ids[0]])
         command = agent.cmdline()
-        log = os.path.join(os.path.dirname(command[command.index("--secret-file") + 1]), "agent.log")
+        directory = os.path.dirname(command[command.index("--secret-file") + 1])
+        with open(os.path.join(directory, "agent.log")) as log:  # still readable once the agent removes it
+            os.kill(cluster.master_pid, signal.SIGKILL)
 
-        os.kill(cluster.master_pid, signal.SIGKILL)
-
-        agent.wait(WAIT)  # psutil.TimeoutExpired if it stays
-        with open(log) as f:
-            assert "has been unreachable for 10s; shutting down" in f.read()
+            agent.wait(WAIT)  # psutil.TimeoutExpired if it stays
+            assert "has been unreachable for 10s; shutting down" in log.read()
+        assert not os.path.exists(directory), "an agent that ended by itself left its directory behind"
 
 
 def test_an_unreachable_master_is_reported_with_the_fix(engines):

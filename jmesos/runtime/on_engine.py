@@ -245,14 +245,25 @@ def read_text(path: str) -> str | None:
 
 
 def _run_as_agent(argv: list[str]) -> int:
-    """The agent's entry point: die with the engine (pid ``argv[0]``), extend the import path, run the agent."""
+    """The agent's entry point: die with the engine (pid ``argv[0]``), extend the import path, run the agent.
+
+    An agent that had registered and then ends by itself (its master gone, or
+    its engine) removes its directory: no cluster is left to read its logs.
+    Until it registers, the directory stays, so the cluster can quote the log
+    of an agent that failed to start; a SIGKILL (``kill_agent``) leaves it too.
+    """
     from .lifetime import die_with_parent
 
     die_with_parent(signal.SIGTERM, parent=int(argv[0]))
     sys.path.extend(p for p in argv[1].split(os.pathsep) if p and p not in sys.path)
     from .agent import main
 
-    return main(argv[2:])
+    secret_file = argv[argv.index("--secret-file") + 1]
+    try:
+        return main(argv[2:])
+    finally:
+        if not os.path.exists(secret_file):  # removed once the agent registered (forget_secret)
+            shutil.rmtree(os.path.dirname(secret_file), ignore_errors=True)
 
 
 if __name__ == "__main__":
