@@ -254,6 +254,7 @@ def _run_as_agent(argv: list[str]) -> int:
     """
     from .lifetime import die_with_parent
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an engine that ignores it must not pass that on
     die_with_parent(signal.SIGTERM, parent=int(argv[0]))
     sys.path.extend(p for p in argv[1].split(os.pathsep) if p and p not in sys.path)
     from .agent import main
