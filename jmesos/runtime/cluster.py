@@ -31,6 +31,7 @@ from ..core.model import FrameworkInfo, InvalidArgument
 from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
 from .driver import SchedulerDriver
+from .interpreter import jmesos_env
 from .lifetime import how_it_ended
 from .serialize import dumps_value
 from .wire import Hub, check_port, new_secret
@@ -284,12 +285,7 @@ class LocalCluster:
             # agents import what this process can import: a task's function may live in a local module
             "sys_path": [p for p in sys.path if p],
         }
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        # the supervisor imports jmesos from where this process did, installed or not
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        if os.path.basename(package_root) not in ("site-packages", "dist-packages"):  # never ahead of the stdlib
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        env = jmesos_env()  # the supervisor imports jmesos from where this process did, installed or not
         with open(os.path.join(self.work_dir, "supervisor.log"), "ab") as log:  # the child keeps its own copy
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "jmesos.runtime.supervisor"],
@@ -348,14 +344,13 @@ class LocalCluster:
         raise RuntimeError(failure) from None
 
     def _failure(self, what: str, lead: str = "jmesos cluster failed to start") -> str:
+        from .command import file_tail  # only on this error path: the agents' modules stay out of the kernel
+
         logs = []
         for name in ("supervisor.log", "logs/master.log", "logs/agent-process-1.log"):
-            path = os.path.join(self.work_dir, name)
-            if os.path.exists(path):
-                with open(path, errors="replace") as f:
-                    tail = f.read()[-1500:].strip()
-                if tail:
-                    logs.append(f"--- {name}\n{tail}")
+            tail = file_tail(os.path.join(self.work_dir, name), 1500)
+            if tail:
+                logs.append(f"--- {name}\n{tail}")
         return f"{lead}: {what}. {' '.join(self._errors)}\n" + "\n".join(logs)
 
     def _read_supervisor(self) -> None:

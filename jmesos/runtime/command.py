@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from .containers import Container, signal_tree
 from .lifetime import die_with_parent, how_it_ended
 
-__all__ = ["CommandProcess", "LaunchError", "launch_command", "describe_exit", "stderr_tail", "SHELL"]
+__all__ = ["CommandProcess", "LaunchError", "launch_command", "describe_exit", "stderr_tail", "file_tail", "SHELL"]
 
 SHELL = "/bin/sh"
 _MEMORY_WORDS = ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc", "memory exhausted")
@@ -125,7 +125,11 @@ def launch_command(
 
 def stderr_tail(sandbox: str, limit: int = 2000) -> str:
     """The last ``limit`` bytes of the task's stderr, from a line start where possible."""
-    path = os.path.join(sandbox, "stderr")
+    return file_tail(os.path.join(sandbox, "stderr"), limit)
+
+
+def file_tail(path: str, limit: int = 2000) -> str:
+    """The last ``limit`` bytes of a file (a log), from a line start where possible; '' if it cannot be read."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)

@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from .interpreter import jmesos_env
+
 __all__ = [
     "describe",
     "start_agent",
@@ -115,15 +117,6 @@ def _write_secret(path: str, secret: bytes) -> None:
         f.write(secret)
 
 
-def _child_env() -> dict[str, str]:
-    """This engine's environment, able to import jmesos from where the engine did, installed or not."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    if os.path.basename(package_root) not in ("site-packages", "dist-packages"):  # never ahead of the stdlib
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
-
-
 _spawner: ThreadPoolExecutor | None = None
 
 
@@ -160,7 +153,7 @@ def start_agent(
     command += ["--master", where, "--secret-file", _secret_file(directory), "--work-dir", _sandboxes(directory)]
     with open(_log_file(directory), "ab") as log:
         proc = _spawn(
-            command + agent_args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=directory, env=_child_env()
+            command + agent_args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=directory, env=jmesos_env()
         )
     _started[proc.pid] = _Started(proc, directory)
     # reaped as soon as it ends, so an agent that exits on its own leaves no zombie in the engine
@@ -168,23 +161,15 @@ def start_agent(
     return {"pid": proc.pid, "directory": directory, "sandboxes": _sandboxes(directory)}
 
 
-def _tail(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - LOG_TAIL_CHARS))
-            return f.read().decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
 def agent_state(pid: int) -> dict[str, Any]:
     """Whether the agent runs, its exit status if not (minus the signal if killed), and its log's end."""
     started = _started.get(pid)
     if started is None:
         return {"running": False, "code": None, "log_tail": "", "known": False}
+    from .command import file_tail
+
     code = started.proc.poll()
-    return {"running": code is None, "code": code, "log_tail": _tail(started.log), "known": True}
+    return {"running": code is None, "code": code, "log_tail": file_tail(started.log, LOG_TAIL_CHARS), "known": True}
 
 
 def forget_secret(pid: int) -> None:
