@@ -262,6 +262,32 @@ def test_an_agent_that_does_not_register_in_time_is_stopped_and_its_log_quoted(e
         assert _engine_dirs() == []
 
 
+def _set_engine_version(version: str) -> str:
+    """Run on an engine: make its jmesos report ``version``; returns the one it had."""
+    import jmesos
+
+    old, jmesos.__version__ = jmesos.__version__, version
+    return old
+
+
+def test_an_engine_with_another_jmesos_version_is_refused_before_anything_starts(engines):
+    engine_id = engines.ids[1]
+    view = engines.client[engine_id]
+    real = view.apply_sync(_set_engine_version, "0.0.0.other")
+    try:
+        with jmesos.LocalCluster(agents=0) as cluster:
+            with pytest.raises(RuntimeError) as failure:
+                cluster.add_engine_agents(engines.client[engines.ids])
+            message = str(failure.value)
+            assert f"engine {engine_id} on host {socket.gethostname()!r} has jmesos 0.0.0.other" in message
+            assert f"and this process {jmesos.__version__}; install the same version in both" in message
+            assert cluster.agents == []
+            assert all(_agent_processes(pid) == [] for pid in engines.pids.values())  # not even on the good engine
+            assert _engine_dirs() == []
+    finally:
+        view.apply_sync(_set_engine_version, real)
+
+
 def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
     client = engines.client
     with jmesos.LocalCluster(agents=0) as cluster:

@@ -308,3 +308,29 @@ def test_a_student_session_on_a_real_cluster(ip, no_leaks) -> None:
     assert "is stopped" in one_line_error(ip, "kill-agent agent-1")
     _, out = run(ip, "stop")
     assert "already stopped" in out.stdout
+
+
+@pytest.mark.timeout(120)
+def test_start_host_opens_the_master_to_other_hosts(ip, no_leaks) -> None:
+    import psutil
+
+    assert "cannot listen on nowhere.invalid:0" in one_line_error(
+        ip, "start --agents 1 --host nowhere.invalid --no-dashboard"
+    )
+    _, out = run(ip, "start --agents 1 --host 0.0.0.0 --no-dashboard --as hcluster")
+    cluster = ip.user_ns["hcluster"]
+    try:
+        host, port = cluster.address
+        assert out.stdout.startswith(f"jmesos cluster at 0.0.0.0:{port}: 1 agents")
+        listening = [
+            c.laddr
+            for p in psutil.Process(cluster._proc.pid).children(recursive=True)
+            for c in p.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        ]
+        assert [a.ip for a in listening] == ["0.0.0.0"], "the master listens on every address, not loopback only"
+        result, _ = run(ip, "task --cpus 0.5 --mem 32MiB", "6 * 7")
+        assert result == 42
+    finally:
+        run(ip, "stop")
+    assert not cluster.running
