@@ -262,13 +262,25 @@ def test_replay_dashboard_renders_every_view_and_the_slider_moves_time(lab_root:
             _check_replay(page)
 
 
+def _dead_card_fill(page) -> str:
+    """The fill of the first dashboard's dead agent card, found and read in one script.
+
+    A redraw replaces the cards; between a locator's two steps the card it found may be gone, and
+    a detached element's computed style is empty.
+    """
+    return page.evaluate(
+        "() => { const card = document.querySelector('.jm-root .jm-agent.dead .jm-card');"
+        " return card ? getComputedStyle(card).fill : 'no dead agent card'; }"
+    )
+
+
 def _check_replay(page) -> None:
     dash = page.locator(".jm-root").first
     dash.wait_for(timeout=120_000)
     dash.locator(".jm-agent").first.wait_for()
     assert dash.locator(".jm-agent.dead").count() == 1, "agent-2 dies in the sample run and must be drawn red"
-    fill = dash.locator(".jm-agent.dead .jm-card").evaluate("e => getComputedStyle(e).fill")
-    assert fill.replace(" ", "") in ("rgb(253,236,234)",), fill
+    fill = _dead_card_fill(page)
+    assert fill.replace(" ", "") == "rgb(253,236,234)", fill
     shot(page, dash, "replay-cluster.png")
     select_tab(dash, "offers")
     dash.locator(".jm-offer").first.wait_for()  # the pane may draw once before the offers arrive
@@ -329,7 +341,7 @@ def test_live_dashboard_shows_two_frameworks_and_a_killed_agent_turns_red(lab_ro
             # the notebook kills agent-3 a few seconds in; missed health checks make it dead
             select_tab(dash, "cluster")
             page.wait_for_selector(".jm-root .jm-agent.dead[data-agent='agent-3']", timeout=60_000)
-            fill = dash.locator(".jm-agent.dead .jm-card").first.evaluate("e => getComputedStyle(e).fill")
+            fill = _dead_card_fill(page)
             assert fill.replace(" ", "") == "rgb(253,236,234)", fill
             shot(page, dash, "live-cluster-agent-killed.png")
             for view in ("allocation", "tasks", "locality", "trace"):
