@@ -198,6 +198,52 @@ def _sleep() -> None:
     time.sleep(600)
 
 
+def _busy_until(path: str) -> None:
+    """Keep an engine busy (it runs one request at a time) until ``path`` exists."""
+    import os
+    import time
+
+    deadline = time.monotonic() + 300
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_stop_reaches_the_agent_of_a_busy_engine_through_the_master(engines, monkeypatch, tmp_path):
+    """An engine busy with someone's computation cannot stop its agent; the master asks the agent itself."""
+    from jmesos.runtime import engines as engine_agents
+
+    stuck = []
+    monkeypatch.setattr(engine_agents, "CALL_TIMEOUT", 1.0)  # were stop() to wait for the engine, it would give up
+    monkeypatch.setattr(
+        engine_agents.EngineAgents, "_unreachable_at_stop", lambda self, agent, error: stuck.append(agent)
+    )
+    engine_id, release = engines.ids[0], tmp_path / "release"
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        (agent_id,) = cluster.add_engine_agents(engines.client[engine_id])
+        (agent,) = _agent_processes(engines.pids[engine_id])
+        cluster.run_async(OnEachAgent([agent_id], _sleep, until_done=False), name="sleeper")
+        _wait_running(cluster, [agent_id])
+        workers = agent.children(recursive=True)
+        command = agent.cmdline()
+        directory = os.path.dirname(command[command.index("--secret-file") + 1])
+        busy = engines.client[engine_id].apply_async(_busy_until, str(release))
+        with open(os.path.join(directory, "agent.log")) as log:  # still readable once the agent removes it
+            try:
+                cluster.stop()
+                assert not busy.ready()  # the engine was busy all along: it played no part in the stop
+            finally:
+                release.touch()
+                busy.get(WAIT)
+            assert "the master asked this agent to shut down (the cluster is stopping)" in log.read()
+    assert stuck == [], "stop() waited for the busy engine instead"
+    assert not agent.is_running()
+    _, alive = psutil.wait_procs(workers, timeout=WAIT)
+    assert not alive, f"left running after stop(): {alive}"
+    assert _engine_dirs() == []
+    removed = [e for e in cluster.events.filter("agent_removed") if e.data["agent_id"] == agent_id]
+    assert removed and removed[0].data["reason"] == "the agent shut down"
+
+
 def test_kill_agent_on_an_engine_makes_the_master_report_it_lost(engines):
     with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
         (agent_id,) = cluster.add_engine_agents(engines.client[engines.ids[1]])

@@ -370,3 +370,21 @@ def test_a_framework_id_is_its_name_spelled_for_urls_and_tables(h):
     assert h.add_framework("F2", name="my framework!") == "my-framework"
     assert h.add_framework("F3", name="my framework?") == "my-framework-2"  # ids stay unique
     assert h.add_framework("F4", name="%%") == "framework"
+
+
+def test_the_cluster_asks_agents_to_shut_down_and_they_leave_when_they_say_goodbye(h):
+    fid = h.add_framework("F")
+    a1, a2 = h.add_agent("A1"), h.add_agent("A2")
+    h.send("C", m.ShutdownAgents([a1, "agent-99"], "the cluster is stopping"))  # C: the cluster's connection
+
+    (request,) = h.take("A1", m.ShutdownAgent)
+    assert request.reason == "the cluster is stopping"
+    assert h.take("A2", m.ShutdownAgent) == []  # only the agents named; an unknown id needs nothing
+    assert a1 in h.master.agents  # it stays until it says goodbye, so its tasks' ends still arrive
+    h.send("A1", m.UnregisterAgent(a1))
+    assert a1 not in h.master.agents and a2 in h.master.agents
+
+    h.send("F", m.ShutdownAgents([a2], "a framework tries"))
+    (error,) = h.take("F", m.FrameworkError)
+    assert "may not shut agents down" in error.message and fid in error.message
+    assert h.take("A2", m.ShutdownAgent) == []

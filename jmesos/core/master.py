@@ -888,6 +888,24 @@ class Master:
         if agent is not None:
             self._remove_agent(now, agent, "the agent shut down", out)
 
+    def _on_shutdown_agents(self, now: float, peer: str, msg: m.ShutdownAgents, out: Outbox) -> None:
+        """Pass the request on to each connected agent named; it kills its tasks and unregisters.
+
+        The agent stays (and its resources may still be offered) until it says goodbye, so the
+        ends of its tasks arrive as the agent reports them.  An id of an agent already gone needs
+        nothing done.  Only an operator's connection may ask (the cluster's own, which is neither
+        a framework's nor an agent's).
+        """
+        if peer in self._peer_framework or peer in self._peer_agent:
+            raise _Refused(
+                f"{self._name_of(peer)} may not shut agents down; the cluster does that at stop(), "
+                "and cluster.kill_agent() ends one"
+            )
+        for agent_id in msg.agent_ids:
+            agent = self.agents.get(agent_id)
+            if agent is not None and agent.peer is not None:
+                out.append((agent.peer, m.ShutdownAgent(msg.reason)))
+
     def _on_pong(self, now: float, peer: str, msg: m.Pong, out: Outbox) -> None:
         agent_id = self._peer_agent.get(peer)
         if agent_id is not None:
@@ -1019,5 +1037,6 @@ Master._handlers = {
     m.StatusUpdate: Master._on_status_update,
     m.RegisterAgent: Master._on_register_agent,
     m.UnregisterAgent: Master._on_unregister_agent,
+    m.ShutdownAgents: Master._on_shutdown_agents,
     m.Pong: Master._on_pong,
 }

@@ -47,9 +47,11 @@ __all__ = [
     "ShutdownFramework",
     "ExecutorExited",
     "UnregisterAgent",
+    "ShutdownAgent",
     # observers
     "Subscribe",
     "EventBatch",
+    "ShutdownAgents",
 ]
 
 
@@ -318,6 +320,20 @@ class ShutdownFramework(Message):
 
 
 @dataclass
+class ShutdownAgent(Message):
+    """The master asks an agent to kill its tasks, say goodbye and exit (Mesos's ``ShutdownMessage``).
+
+    It travels over the agent's own connection, so it reaches an agent however
+    busy whatever started it is (an ipyparallel engine runs one request at a time).
+    """
+
+    reason: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
+@dataclass
 class ExecutorExited(Message):
     agent_id: str
     framework_id: str
@@ -338,3 +354,11 @@ class Subscribe(Message):
 @dataclass
 class EventBatch(Message):
     events: list[Any]
+
+
+@dataclass
+class ShutdownAgents(Message):
+    """The cluster that started ``agent_ids`` asks the master to shut them down (at ``cluster.stop()``)."""
+
+    agent_ids: list[str]
+    reason: str

@@ -293,6 +293,7 @@ class Agent:
             m.Ping: self._on_ping,
             m.AgentRegistered: self._on_registered,
             m.ShutdownFramework: self._on_shutdown_framework,
+            m.ShutdownAgent: self._on_shutdown_agent,
             m.FrameworkToExecutor: self._on_framework_message,
         }
 
@@ -971,6 +972,11 @@ class Agent:
             executor.shutdown()
         if tasks or executor is not None:
             _log(f"framework {framework_id} shut down: killed {sum(not t.terminal for t in tasks)} task(s)")
+
+    def _on_shutdown_agent(self, msg: m.ShutdownAgent) -> None:
+        """Leave as after SIGTERM: kill every task, report their ends, unregister, exit 0."""
+        _log(f"the master asked this agent to shut down ({msg.reason})")
+        self.stopping = True
 
     def _on_framework_message(self, msg: m.FrameworkToExecutor) -> None:
         executor = self.executors.get(msg.framework_id)

@@ -34,7 +34,7 @@ from .driver import SchedulerDriver
 from .interpreter import jmesos_env
 from .lifetime import how_it_ended
 from .serialize import dumps_value
-from .wire import Hub, check_port, new_secret
+from .wire import Channel, Hub, check_port, new_secret
 
 if TYPE_CHECKING:
     from .engines import EngineAgents
@@ -244,6 +244,8 @@ class LocalCluster:
         self._drivers: list[SchedulerDriver] = []
         self._proc: subprocess.Popen | None = None
         self._hub: Hub | None = None
+        self._master_channel: Channel | None = None  # the event stream's connection; also asks for shutdowns
+        self._observing = True
         self._observer: threading.Thread | None = None
         self.address: tuple[str, int] | None = None
         self.master_pid: int | None = None
@@ -316,6 +318,7 @@ class LocalCluster:
             self._give_up("the master process exited before it could serve")
         self._hub.send(channel, m.Subscribe(replay=True))
         self._hub.flush()
+        self._master_channel = channel
         self._observer = threading.Thread(target=self._observe, name="jmesos-events", daemon=True)
         self._observer.start()
         want = len(self._agent_specs)
@@ -394,7 +397,7 @@ class LocalCluster:
     def _observe(self) -> None:
         hub = self._hub
         assert hub is not None
-        while not self._stopped:
+        while self._observing:
             try:
                 happenings = hub.poll(0.5)
             except (OSError, ValueError):
@@ -418,7 +421,7 @@ class LocalCluster:
         for driver in self._drivers:
             driver.join(2.0)
         if self._engine_agents is not None:  # while the master runs, so they can say goodbye to it
-            self._engine_agents.stop_all()
+            self._engine_agents.stop_all(self._shut_down_through_master)
         proc = self._proc
         if proc is not None and proc.poll() is None:
             try:
@@ -433,6 +436,7 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5.0)
+        self._observing = False
         if self._observer is not None:
             self._observer.join(2.0)
         if self._hub is not None:
@@ -445,6 +449,21 @@ class LocalCluster:
         _live_clusters.discard(self)
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _shut_down_through_master(self, agent_ids: list[str]) -> bool:
+        """Have the master ask ``agent_ids`` to leave; False when no master is there to ask.
+
+        Sent by the thread that owns the connection (a hub is not thread-safe), which also
+        brings back the agents' goodbyes as ``agent_removed`` events.
+        """
+        hub, channel, observer = self._hub, self._master_channel, self._observer
+        if hub is None or channel is None or observer is None or not observer.is_alive() or channel.closed:
+            return False
+        if self.master_pid in self._exits:
+            return False
+        request = m.ShutdownAgents(list(agent_ids), "the cluster is stopping")
+        hub.call_soon(lambda: hub.send(channel, request, at_once=True))
+        return True
 
     def __enter__(self) -> LocalCluster:
         return self

@@ -13,11 +13,14 @@ is what this module is for:
   waits for its ``agent_added`` event, told apart from others by the agent's
   ``engine`` attribute.  An agent that exits or does not register in time is
   reported with the end of its log, fetched through its engine;
-- **killing** and **stopping** go through the engine too (it is the agent's
-  parent), with two fallbacks for an engine that does not answer: an agent
-  on this host is ended here, and any agent exits by itself
-  :data:`MASTER_TIMEOUT` seconds after the master is gone; an agent whose
-  engine dies gets SIGTERM from the kernel (a parent-death signal);
+- **stopping** goes through the master: it asks each agent to shut down over
+  the agent's own connection, which works however busy the engine is; what
+  does not say goodbye is stopped through its engine;
+- **killing** goes through the engine (it is the agent's parent), with two
+  fallbacks for an engine that does not answer: an agent on this host is
+  ended here, and any agent exits by itself :data:`MASTER_TIMEOUT` seconds
+  after the master is gone; an agent whose engine dies gets SIGTERM from the
+  kernel (a parent-death signal);
 - **reading** a task's sandbox reads the file here when the agent runs on this
   host, and through its engine otherwise.
 
@@ -273,6 +276,18 @@ def _is_our_agent(agent: EngineAgent) -> bool:
         return False
 
 
+def _by_engine(agents: list[EngineAgent]) -> list[tuple[Any, dict[int, list[EngineAgent]]]]:
+    """``agents`` grouped by client, then by engine: one request per engine reaches all of its agents."""
+    groups: dict[int, tuple[Any, dict[int, list[EngineAgent]]]] = {}
+    for agent in agents:
+        groups.setdefault(id(agent.client), (agent.client, {}))[1].setdefault(agent.engine_id, []).append(agent)
+    return list(groups.values())
+
+
+def _stop_calls(per_engine: Mapping[int, list[EngineAgent]]) -> dict[int, tuple[Callable[..., Any], tuple]]:
+    return {i: (on_engine.stop_agents, ([a.pid for a in agents], STOP_GRACE)) for i, agents in per_engine.items()}
+
+
 # ------------------------------------------------------------------------------ registrations
 class _Registrations:
     """Collects ``agent_added`` events of agents with an ``engine`` attribute, from before they start."""
@@ -326,6 +341,7 @@ class EngineAgents:
         self._events = events
         self._agents: dict[str, EngineAgent] = {}
         self._client_lock = threading.RLock()
+        self._gone = threading.Condition()
         self._unsubscribe = events.subscribe(self._removed)
         self._here = on_engine.describe()
 
@@ -334,7 +350,19 @@ class EngineAgents:
             if event.kind == "agent_removed":
                 agent = self._agents.get(event.data.get("agent_id"))
                 if agent is not None:
-                    agent.alive = False
+                    with self._gone:
+                        agent.alive = False
+                        self._gone.notify_all()
+
+    def _wait_removed(self, agents: list[EngineAgent], seconds: float) -> None:
+        """Until the master has removed every one of ``agents``, or ``seconds`` pass."""
+        deadline = time.monotonic() + seconds
+        with self._gone:
+            while any(agent.alive for agent in agents):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._gone.wait(left)
 
     # ------------------------------------------------------------------ queries
     def alive(self) -> list[str]:
@@ -547,26 +575,57 @@ class EngineAgents:
             raise RuntimeError(f"cannot read {path} on {agent.where()}: the engine {result}")
         return result or ""
 
-    def stop_all(self) -> None:
-        """End every engine agent and remove its directory, through the engines, all at once."""
+    def stop_all(self, shut_down: Callable[[list[str]], bool] | None = None) -> None:
+        """End every engine agent and remove its directory.
+
+        ``shut_down(agent_ids)`` has the master ask the live agents to leave, over their own
+        connections (it returns False when there is no master to ask).  That reaches an agent
+        however busy its engine is: an engine runs one request at a time, so a long
+        computation there would hold a stop through it up for ``CALL_TIMEOUT``.  An agent that
+        says goodbye removes its directory as it exits; one on this host is waited for here,
+        and the engines are told without anyone waiting, so each forgets its agents when it
+        is free.  The rest (agents that did not say goodbye within ``STOP_GRACE``, and killed
+        agents, whose directories stayed for their logs) are stopped through their engines.
+        """
+        live = [agent for agent in self._agents.values() if agent.alive]
+        if shut_down is not None and live and shut_down([agent.agent_id for agent in live]):
+            self._wait_removed(live, STOP_GRACE)
         self._unsubscribe()
-        by_client: dict[int, tuple[Any, dict[int, list[EngineAgent]]]] = {}
+        said_goodbye = {agent.agent_id for agent in live if not agent.alive}
+        to_tell, to_wait = [], []
         for agent in self._agents.values():
+            if agent.agent_id in said_goodbye and agent.local:
+                self._wait_exit_here(agent)
             if self._engine_gone(agent):
                 self._clean_here(agent)
-                continue
-            by_client.setdefault(id(agent.client), (agent.client, {}))[1].setdefault(agent.engine_id, []).append(agent)
-        for client, per_engine in by_client.values():
-            calls = {
-                i: (on_engine.stop_agents, ([a.pid for a in agents], STOP_GRACE)) for i, agents in per_engine.items()
-            }
-            results = self._call(client, calls, CALL_TIMEOUT + STOP_GRACE)
+            else:
+                (to_tell if agent.agent_id in said_goodbye else to_wait).append(agent)
+        for client, per_engine in _by_engine(to_tell):
+            self._tell(client, _stop_calls(per_engine))
+        for client, per_engine in _by_engine(to_wait):
+            results = self._call(client, _stop_calls(per_engine), CALL_TIMEOUT + STOP_GRACE)
             for engine_id, result in results.items():
                 if isinstance(result, EngineError):
                     for agent in per_engine[engine_id]:
                         self._unreachable_at_stop(agent, result)
         for agent in self._agents.values():
             agent.alive = False
+
+    def _tell(self, client: Any, calls: Mapping[int, tuple[Callable[..., Any], tuple]]) -> None:
+        """Send requests to engines without waiting for them (an engine busy now runs them later)."""
+        with self._client_lock:
+            for engine_id, (fn, args) in calls.items():
+                try:
+                    client[engine_id].apply_async(fn, *args)
+                except Exception:  # noqa: BLE001 - a closed client, an engine that left: nothing to tell
+                    pass
+
+    def _wait_exit_here(self, agent: EngineAgent) -> None:
+        """An agent on this host that said goodbye: wait for it to exit, then make sure of it and its directory."""
+        deadline = time.monotonic() + STOP_GRACE
+        while _process_alive(agent.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._clean_here(agent)
 
     def _clean_here(self, agent: EngineAgent) -> None:
         import shutil
