@@ -825,6 +825,28 @@ def test_the_agent_gives_up_when_the_master_stays_away(tmp_path):
     agent.stop()
 
 
+def test_an_agent_told_its_master_never_restarts_leaves_once_nothing_listens_there(tmp_path):
+    master = FakeMaster()
+    agent = Agent(master, tmp_path, "--master-timeout", "60", "--master-refused-timeout", "1")
+    master.wait(lambda: master.registrations, what="registration")
+    master.close()  # its port closes: connections are refused, long before the 60 s master timeout
+    assert agent.proc.wait(15) == 1
+    assert f"nothing listens at the master's address 127.0.0.1:{master.address[1]}" in agent.log.read_text()
+    agent.stop()
+
+
+def test_a_bad_refused_timeout_names_the_option(tmp_path):
+    master = FakeMaster()
+    agent = Agent(master, tmp_path, "--master-refused-timeout", "0")
+    try:
+        assert agent.proc.wait(15) == 2
+        assert "master_refused_timeout=0.0 must be a number of seconds > 0" in agent.log.read_text()
+        assert not master.registrations
+    finally:
+        agent.stop()
+        master.close()
+
+
 def _forked_agent(address, work_dir, report) -> None:
     run_agent(address, SECRET, Resources(cpus=1, mem=256), work_dir=work_dir, on_registered=report.put)
 

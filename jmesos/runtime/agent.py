@@ -8,7 +8,10 @@ child process.  What it does, as a Mesos agent does:
   health checks (``Ping`` → ``Pong``) and, when the connection drops, keeps
   reconnecting (backoff up to 1 s) and re-registers with its id; if the master
   forgot it and gives it a new id, its old tasks are orphans and are killed.
-  It gives up after ``master_timeout`` seconds without a master;
+  It gives up after ``master_timeout`` seconds without a master, or (with
+  ``master_refused_timeout``, for a master that never restarts, such as a
+  ``LocalCluster``'s) once connections have been refused that long: nothing
+  listens at the master's address any more;
 - **runs tasks**: Python tasks (``TaskInfo.payload``) on the framework's
   executor (:mod:`.executor`: a pool of reused, forked workers) and shell
   tasks (``TaskInfo.command``, :mod:`.command`), each in a container
@@ -224,6 +227,7 @@ class Agent:
         work_dir: str,
         status_retry_interval: float = 1.0,
         master_timeout: float = 60.0,
+        master_refused_timeout: float | None = None,
         isolation: str = "auto",
         on_registered: Callable[[str], None] | None = None,
         cpu_quota: bool = False,
@@ -235,7 +239,10 @@ class Agent:
             )
         if isolation not in ISOLATION_MODES:
             raise ValueError(f"isolation={isolation!r} must be one of {', '.join(ISOLATION_MODES)}")
-        for name, value in (("status_retry_interval", status_retry_interval), ("master_timeout", master_timeout)):
+        timeouts = [("status_retry_interval", status_retry_interval), ("master_timeout", master_timeout)]
+        if master_refused_timeout is not None:
+            timeouts.append(("master_refused_timeout", master_refused_timeout))
+        for name, value in timeouts:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name}={value!r} must be a number of seconds > 0")
         if not work_dir:
@@ -248,6 +255,7 @@ class Agent:
         self.work_dir = os.path.abspath(work_dir)
         self.retry_interval = float(status_retry_interval)
         self.master_timeout = float(master_timeout)
+        self.master_refused_timeout = None if master_refused_timeout is None else float(master_refused_timeout)
         self.isolation_mode = isolation
         self.on_registered = on_registered
         self.cpu_quota = cpu_quota
@@ -262,6 +270,7 @@ class Agent:
         self.ping_interval = 1.0
         self.last_heard = time.monotonic()
         self.lost_at: float | None = time.monotonic()
+        self.refused_since: float | None = None  # every connection attempt since then was refused
         self._backoff = 0.05
         self._reconnect_timer: list | None = None
         self.stopping = False
@@ -463,6 +472,14 @@ class Agent:
             )
             self.exit_code = 1
             self.stopping = True
+        refused, limit = self.refused_since, self.master_refused_timeout
+        if refused is not None and limit is not None and now - refused > limit:
+            _log(
+                f"nothing listens at the master's address {self.master[0]}:{self.master[1]} any more "
+                f"(connections refused for {limit:g}s); shutting down"
+            )
+            self.exit_code = 1
+            self.stopping = True
 
     def _silence_timeout(self) -> float:
         return max(5.0, 4.0 * self.ping_interval)
@@ -584,8 +601,11 @@ class Agent:
             self._retry_connect(str(exc))
             return
         except OSError as exc:
+            refused = isinstance(exc, ConnectionRefusedError)
+            self.refused_since = (self.refused_since or time.monotonic()) if refused else None
             self._retry_connect(exc.strerror or str(exc))
             return
+        self.refused_since = None
         self.channel = channel
         self.last_heard = time.monotonic()
         self._backoff = 0.05
@@ -1038,6 +1058,7 @@ def run_agent(
     work_dir: str,
     status_retry_interval: float = 1.0,
     master_timeout: float = 60.0,
+    master_refused_timeout: float | None = None,
     isolation: str = "auto",
     on_registered: Callable[[str], None] | None = None,
     cpu_quota: bool = False,
@@ -1058,6 +1079,7 @@ def run_agent(
         work_dir=work_dir,
         status_retry_interval=status_retry_interval,
         master_timeout=master_timeout,
+        master_refused_timeout=master_refused_timeout,
         isolation=isolation,
         on_registered=on_registered,
         cpu_quota=cpu_quota,
@@ -1099,7 +1121,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--isolation", default="auto", choices=ISOLATION_MODES)
     parser.add_argument("--cpu-quota", action="store_true", help="hard-cap each task's CPU at its cpus (CFS quota)")
     parser.add_argument("--status-retry-interval", type=float, default=1.0)
-    parser.add_argument("--master-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--master-timeout", type=float, default=60.0, help="exit after the master has been unreachable this long"
+    )
+    parser.add_argument(
+        "--master-refused-timeout",
+        type=float,
+        default=None,
+        help="exit once connections to the master have been refused this long (a master that never restarts)",
+    )
     args = parser.parse_args(argv)
     try:
         master = _parse_master(args.master)
@@ -1130,6 +1160,7 @@ def main(argv: list[str]) -> int:
             work_dir=work_dir,
             status_retry_interval=args.status_retry_interval,
             master_timeout=args.master_timeout,
+            master_refused_timeout=args.master_refused_timeout,
             isolation=args.isolation,
             on_registered=registered,
             cpu_quota=args.cpu_quota,

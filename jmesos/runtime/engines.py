@@ -18,9 +18,11 @@ is what this module is for:
   does not say goodbye is stopped through its engine;
 - **killing** goes through the engine (it is the agent's parent), with two
   fallbacks for an engine that does not answer: an agent on this host is
-  ended here, and any agent exits by itself :data:`MASTER_TIMEOUT` seconds
-  after the master is gone; an agent whose engine dies gets SIGTERM from the
-  kernel (a parent-death signal);
+  ended here, and any agent exits by itself once its master is gone
+  (:data:`MASTER_REFUSED_TIMEOUT` seconds after nothing listens at the
+  master's address, :data:`MASTER_TIMEOUT` seconds after the master cannot
+  be reached); an agent whose engine dies gets SIGTERM from the kernel (a
+  parent-death signal);
 - **reading** a task's sandbox reads the file here when the agent runs on this
   host, and through its engine otherwise.
 
@@ -52,6 +54,9 @@ __all__ = ["EngineAgent", "EngineAgents", "import_ipyparallel", "MASTER_TIMEOUT"
 
 #: an engine agent whose master has been unreachable this long exits (``--master-timeout``)
 MASTER_TIMEOUT = 10.0
+#: ... or whose connections to the master have been refused this long (``--master-refused-timeout``):
+#: a LocalCluster's master never comes back, so nothing listening at its address means it is gone
+MASTER_REFUSED_TIMEOUT = 2.0
 #: the longest a request to an engine may take before the engine counts as not answering
 CALL_TIMEOUT = 10.0
 #: how long an engine tries to open a connection to the master before it says it cannot
@@ -135,7 +140,7 @@ def agent_arguments(resources: Resources, isolation: str, status_retry_interval:
     for name, value in resources.to_dict().items():
         args += [f"--{name}", str(value)]
     args += ["--isolation", isolation, "--status-retry-interval", str(status_retry_interval)]
-    args += ["--master-timeout", str(MASTER_TIMEOUT)]
+    args += ["--master-timeout", str(MASTER_TIMEOUT), "--master-refused-timeout", str(MASTER_REFUSED_TIMEOUT)]
     return args
 
 
@@ -638,9 +643,10 @@ class EngineAgents:
             self._clean_here(agent)
             return
         warnings.warn(
-            f"could not stop {agent.agent_id} on {agent.where()}: the engine {error}. The agent exits by itself "
-            f"{MASTER_TIMEOUT:g}s after the master is gone, or with its engine; its directory {agent.directory} "
-            "stays on that host.",
+            f"could not stop {agent.agent_id} on {agent.where()}: neither the master nor the engine reached it "
+            f"(the engine {error}). The agent exits by itself, removing its directory {agent.directory}, once the "
+            f"master is gone: {MASTER_REFUSED_TIMEOUT:g}s after it stops if that host can reach this one, "
+            f"{MASTER_TIMEOUT:g}s if not; or with its engine.",
             RuntimeWarning,
             stacklevel=3,
         )
