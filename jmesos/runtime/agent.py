@@ -28,8 +28,8 @@ child process.  What it does, as a Mesos agent does:
   in order.  STARTING and RUNNING are held back a few milliseconds so that a
   fast task's three updates leave in one frame;
 - **kills** tasks (``KillTaskOnAgent``; a framework's all, quietly, on
-  ``ShutdownFramework``) and, on SIGTERM/SIGINT, everything, removing its
-  cgroups before it exits.
+  ``ShutdownFramework``) and, on SIGTERM/SIGINT or when the master asks
+  (``ShutdownAgent``), everything, removing its cgroups before it exits.
 
 Nothing a framework sends can take the agent down: a malformed task, a payload
 that cannot be loaded, a task that crashes its worker — each ends in a status
