@@ -317,14 +317,8 @@ class _Registrations:
 
     def wait(self, engine_ids: list[int], seconds: float) -> bool:
         """Until every one of ``engine_ids`` has an agent, or ``seconds`` pass; True if all have."""
-        deadline = time.monotonic() + seconds
         with self._changed:
-            while not all(i in self.found for i in engine_ids):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-        return True
+            return self._changed.wait_for(lambda: all(i in self.found for i in engine_ids), seconds)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -361,13 +355,8 @@ class EngineAgents:
 
     def _wait_removed(self, agents: list[EngineAgent], seconds: float) -> None:
         """Until the master has removed every one of ``agents``, or ``seconds`` pass."""
-        deadline = time.monotonic() + seconds
         with self._gone:
-            while any(agent.alive for agent in agents):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._gone.wait(left)
+            self._gone.wait_for(lambda: not any(agent.alive for agent in agents), seconds)
 
     # ------------------------------------------------------------------ queries
     def alive(self) -> list[str]:
