@@ -388,3 +388,17 @@ def test_the_cluster_asks_agents_to_shut_down_and_they_leave_when_they_say_goodb
     (error,) = h.take("F", m.FrameworkError)
     assert "may not shut agents down" in error.message and fid in error.message
     assert h.take("A2", m.ShutdownAgent) == []
+
+
+def test_an_agent_away_when_asked_to_shut_down_hears_it_when_it_reconnects(h):
+    aid = h.add_agent("A")
+    h.disconnect("A")  # reconnecting, as an agent does after a network blip
+    h.send("C", m.ShutdownAgents([aid], "the cluster is stopping"))
+    assert h.take("A", m.ShutdownAgent) == []  # nobody to tell yet
+
+    h.send("A2", m.RegisterAgent(h.master.agents[aid].info))  # back, on a new connection
+    registered, request = h.take("A2")
+    assert isinstance(registered, m.AgentRegistered) and registered.agent_id == aid
+    assert isinstance(request, m.ShutdownAgent) and request.reason == "the cluster is stopping"
+    h.send("A2", m.UnregisterAgent(aid))
+    assert aid not in h.master.agents

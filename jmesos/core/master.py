@@ -109,6 +109,8 @@ class _Agent:
     missed: int = 0
     #: registration order: agents due for a health check at the same instant are checked in it
     order: int = 0
+    #: why the operator asked this agent to shut down (None: nobody did); told again if it reconnects
+    shutdown_reason: str | None = None
 
 
 @dataclass
@@ -857,6 +859,8 @@ class Master:
             self._peer_agent[peer] = known.id
             self._event("agent_reconnected", source=known.id, agent_id=known.id)
             out.append((peer, m.AgentRegistered(known.id, self.config.ping_interval)))
+            if known.shutdown_reason is not None:  # the operator asked while it was away
+                out.append((peer, m.ShutdownAgent(known.shutdown_reason)))
             self._dirty_agents.add(known.id)
             return
         self._agent_seq += 1
@@ -889,12 +893,13 @@ class Master:
             self._remove_agent(now, agent, "the agent shut down", out)
 
     def _on_shutdown_agents(self, now: float, peer: str, msg: m.ShutdownAgents, out: Outbox) -> None:
-        """Pass the request on to each connected agent named; it kills its tasks and unregisters.
+        """Pass the request on to each agent named; it kills its tasks and unregisters.
 
         The agent stays (and its resources may still be offered) until it says goodbye, so the
-        ends of its tasks arrive as the agent reports them.  An id of an agent already gone needs
-        nothing done.  Only an operator's connection may ask (the cluster's own, which is neither
-        a framework's nor an agent's).
+        ends of its tasks arrive as the agent reports them.  An agent that is reconnecting hears
+        the request when it is back.  An id of an agent already gone needs nothing done.  Only an
+        operator's connection may ask (the cluster's own, which is neither a framework's nor an
+        agent's).
         """
         if peer in self._peer_framework or peer in self._peer_agent:
             raise _Refused(
@@ -903,8 +908,11 @@ class Master:
             )
         for agent_id in msg.agent_ids:
             agent = self.agents.get(agent_id)
-            if agent is not None and agent.peer is not None:
-                out.append((agent.peer, m.ShutdownAgent(msg.reason)))
+            if agent is None:
+                continue
+            agent.shutdown_reason = str(msg.reason)
+            if agent.peer is not None:
+                out.append((agent.peer, m.ShutdownAgent(agent.shutdown_reason)))
 
     def _on_pong(self, now: float, peer: str, msg: m.Pong, out: Outbox) -> None:
         agent_id = self._peer_agent.get(peer)
