@@ -1,0 +1,193 @@
+"""An agent on another machine, as the network sees it: an ipyparallel engine in a network namespace.
+
+The engine runs in a Linux network namespace of its own, with its own hostname,
+joined to this machine by a veth pair (two addresses of a /30 of 10.0.0.0/8),
+so it reaches the master only over a real non-loopback link, as an engine on
+another host does.  Everything else is shared (processes, files), so the tests
+still see every process and check that none is left behind.
+
+Making a namespace takes root and iproute2; where that is refused, the module
+is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+import pytest
+
+import jmesos
+
+ipp = pytest.importorskip("ipyparallel")
+
+pytestmark = pytest.mark.usefixtures("no_leaks")
+
+WAIT = 60.0
+HOSTNAME = "jmesos-other-host"
+
+
+@dataclass
+class OtherHost:
+    namespace: str
+    interface: str  # its end of the link
+    address: str  # its address on the link
+    our_address: str  # this machine's address on the link
+    client: Any  # an ipyparallel Client whose one engine runs there
+    engine_pid: int
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+
+
+def _free_link() -> ipaddress.IPv4Network:
+    """A /30 that no route of this machine covers."""
+    routes = _ip("-4", "route", "show", "table", "all").stdout
+    used = [ipaddress.ip_network(word, strict=False) for word in routes.split() if "/" in word]
+    for third in range(200, 256):
+        link = ipaddress.ip_network(f"10.213.{third}.0/30")
+        if not any(link.overlaps(net) for net in used):
+            return link
+    pytest.skip("no free 10.213.x.0/30 for the test link")
+
+
+@pytest.fixture(scope="module")
+def other_host(tmp_path_factory):
+    if sys.platform != "linux" or os.geteuid() != 0 or not (shutil.which("ip") and shutil.which("unshare")):
+        pytest.skip("a network namespace needs Linux, root, iproute2 and unshare")
+    namespace = f"jmesos-t{os.getpid()}"
+    made = _ip("netns", "add", namespace)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a network namespace here: {made.stderr.strip()}")
+    ours, theirs = f"jm{os.getpid() % 10**6}a", f"jm{os.getpid() % 10**6}b"
+    engine = None
+    cluster = None
+    try:
+        link = _free_link()
+        our_address, address = (str(host) for host in link.hosts())
+        for command in (
+            ["link", "add", ours, "type", "veth", "peer", "name", theirs],
+            ["link", "set", theirs, "netns", namespace],
+            ["addr", "add", f"{our_address}/30", "dev", ours],
+            ["link", "set", ours, "up"],
+            ["-n", namespace, "addr", "add", f"{address}/30", "dev", theirs],
+            ["-n", namespace, "link", "set", theirs, "up"],
+            ["-n", namespace, "link", "set", "lo", "up"],
+        ):
+            done = _ip(*command)
+            assert done.returncode == 0, f"ip {' '.join(command)}: {done.stderr}"
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+            cluster = ipp.Cluster(n=0, cluster_id="other", controller_ip=our_address, log_level=logging.WARNING)
+            cluster.start_controller_sync()
+            connection = os.path.join(cluster.profile_dir, "security", "ipcontroller-other-engine.json")
+            deadline = time.monotonic() + WAIT
+            while not os.path.exists(connection):
+                assert time.monotonic() < deadline, "the controller wrote no engine connection file"
+                time.sleep(0.1)
+            # its own network and hostname; it dies with this process (as a remote engine would lose us)
+            engine = subprocess.Popen(
+                [
+                    "ip", "netns", "exec", namespace, "unshare", "--uts", "--kill-child", "sh", "-c",
+                    f'hostname {HOSTNAME} && exec "$0" -m ipyparallel.engine --file="$1" --log-level=ERROR',
+                    sys.executable, connection,
+                ]
+            )  # fmt: skip
+            client = cluster.connect_client_sync()
+            deadline = time.monotonic() + 2 * WAIT
+            while not client.ids:
+                assert engine.poll() is None, f"the engine over there exited with {engine.returncode}"
+                assert time.monotonic() < deadline, "the engine over there did not register"
+                time.sleep(0.1)
+            (engine_pid,) = client[:].apply_sync(os.getpid)
+            yield OtherHost(namespace, theirs, address, our_address, client, engine_pid)
+            client.close()
+    finally:
+        if engine is not None:  # unshare ignores SIGTERM while it waits: end the engine itself
+            for process in psutil.Process(engine.pid).children(recursive=True):
+                process.terminate()
+            try:
+                engine.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                engine.kill()  # unshare --kill-child: its child goes too
+                engine.wait()
+        if cluster is not None:
+            cluster.stop_cluster_sync()
+        _ip("netns", "delete", namespace)  # takes the link with it
+
+
+def _agents_of(engine_pid: int) -> list[psutil.Process]:
+    return [p for p in psutil.Process(engine_pid).children() if "jmesos.runtime.on_engine" in " ".join(p.cmdline())]
+
+
+def _where_am_i() -> tuple[str, list[str]]:
+    """Run as a task: the hostname and the network interfaces it sees."""
+    print(f"hello from {socket.gethostname()}")
+    return socket.gethostname(), sorted(name for _, name in socket.if_nameindex())
+
+
+class OnEachAgent(jmesos.Scheduler):
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.task_id = None
+        self.status = None
+
+    def resource_offers(self, driver, offers):
+        for offer in offers:
+            tasks = []
+            if self.task_id is None:
+                task = jmesos.TaskInfo(
+                    name="where", agent_id=offer.agent_id, resources=jmesos.Resources(cpus=0.5, mem=64), fn=self.fn
+                )
+                self.task_id = task.task_id
+                tasks.append(task)
+            driver.launch_tasks([offer.id], tasks)
+
+    def status_update(self, driver, status):
+        if status.is_terminal:
+            self.status = status
+            driver.stop()
+
+
+def test_an_agent_on_another_host_reaches_a_master_listening_on_all_addresses(other_host):
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB", host="0.0.0.0") as cluster:
+        (agent_id,) = cluster.add_engine_agents(other_host.client)
+
+        added = cluster.wait_for(lambda e: e.kind == "agent_added", WAIT)
+        assert added.data["hostname"] == HOSTNAME
+        connected = [
+            c for c in psutil.Process(cluster.master_pid).net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED
+        ]
+        assert any(c.raddr and c.raddr.ip == other_host.address for c in connected), (
+            f"no connection from {other_host.address} to the master: {connected}"
+        )  # the agent dialled over the link, to the address on the route to the controller
+
+        ran = cluster.run(OnEachAgent(_where_am_i), name="where", timeout=WAIT)
+
+        assert ran.status.state == jmesos.TASK_FINISHED, ran.status.message
+        assert ran.status.data == (HOSTNAME, sorted(["lo", other_host.interface]))  # it ran over there
+        assert cluster.logs(ran.task_id) == f"hello from {HOSTNAME}\n"  # read through the engine
+        (agent,) = _agents_of(other_host.engine_pid)
+    assert agent_id not in cluster.agents
+    agent.wait(WAIT)  # stop() had the master ask it to leave
+
+
+def test_a_master_on_loopback_is_refused_for_another_host_with_the_fix(other_host):
+    with jmesos.LocalCluster(agents=0) as cluster:
+        with pytest.raises(RuntimeError) as failure:
+            cluster.add_engine_agents(other_host.client)
+        message = str(failure.value)
+        assert f"runs on host {HOSTNAME!r}, another machine than this one" in message
+        assert "host='0.0.0.0'" in message
+        assert cluster.agents == [] and _agents_of(other_host.engine_pid) == []
