@@ -108,6 +108,17 @@ def test_shell_tasks_run_in_a_sandbox_with_captured_logs(cluster):
     assert cluster.logs("hello", "stderr").strip() == "oops"
 
 
+def test_what_a_task_left_running_is_reaped_when_it_ends_not_left_a_zombie(cluster):
+    """The shell exits at once; its ``sleep`` is adopted by the cluster's subreaper, which must reap it."""
+    task = TaskInfo(name="bg", resources="cpus:0.5;mem:32", command="sleep 0.3 & echo $!")
+    assert cluster.run(Collect([task]), name="bg", timeout=30).final["bg"].state == jmesos.TASK_FINISHED
+    pid = int(cluster.logs("bg"))
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(pid), f"{pid} is still there: {psutil.Process(pid).status()}"
+
+
 def test_python_exceptions_come_back_as_task_failed_with_the_traceback(cluster):
     def boom(x):
         raise ValueError(f"bad value {x}")

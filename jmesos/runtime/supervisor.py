@@ -11,8 +11,8 @@ over): the supervisor stops the agents, which kill their tasks, and reports the
 master's exit.
 
 No orphans: the supervisor is a *child subreaper*, so any process its cluster
-starts stays its descendant even when the parent in between dies; when its
-stdin closes (the notebook kernel exited or was killed) or it is told to stop,
+starts stays its descendant even when the parent in between dies (and is reaped
+here when it ends, rather than left a zombie); when its stdin closes (the notebook kernel exited or was killed) or it is told to stop,
 it stops the agents (which kill their tasks), then the master, then anything
 left among its descendants.  Every child also gets a parent-death signal.
 A work directory the cluster made for itself (``remove_work_dir``) goes too:
@@ -236,6 +236,7 @@ def main() -> int:
             elif lines:
                 sys.__stdout__.write("".join(report + "\n" for report in lines))
                 sys.__stdout__.flush()
+        _reap_adopted(processes)
         for pid, proc in list(processes.items()):
             if proc.exitcode is not None:
                 del processes[pid]
@@ -248,6 +249,25 @@ def main() -> int:
     if spec.get("remove_work_dir") and not master_lost:  # its log may say why the master died: the owner removes it
         shutil.rmtree(spec["work_dir"], ignore_errors=True)
     return 0
+
+
+def _reap_adopted(processes: dict[int, Any]) -> None:
+    """Reap the orphans this subreaper adopted that have ended (a killed shell task's ``sleep``, say).
+
+    Only those: the master and agents are reaped by their ``Process`` objects, which must see
+    their exit codes.  (A kernel without ``/proc/PID/task/TID/children`` leaves them to the stop.)
+    """
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+    except OSError:
+        return
+    for pid in children:
+        if pid not in processes:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def _shutdown(processes: dict[int, Any], master_pid: int) -> None:
