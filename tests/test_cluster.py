@@ -178,6 +178,27 @@ def test_killed_agent_is_detected_its_tasks_lost_and_the_framework_told(cluster)
     assert cluster.wait_for(lambda e: e.kind == "agent_removed").data["agent_id"] == victim
 
 
+def test_a_frozen_agent_is_removed_and_the_cluster_follows_it_back_under_a_new_id():
+    """SIGSTOP keeps its connection open: only missed health checks tell the master."""
+    with jmesos.LocalCluster(agents=1, cpus=1, mem="256MiB", ping_interval=0.3, max_missed_pings=2) as cluster:
+        handle = cluster.run_async(Collect([TaskInfo(name="s", resources="cpus:1;mem:32", command="sleep 60")]))
+        cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+        (first,) = cluster.agents
+        pid = cluster._agent_pids[first]
+        (sleep,) = [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "sleep"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            cluster.wait_for(lambda e: e.kind == "agent_removed", timeout=20)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        back = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["previous_id"] == first, timeout=20)
+
+        assert cluster.agents == [back.data["agent_id"]] != [first]
+        sleep.wait(10)  # the agent killed the task its master had written off (psutil.TimeoutExpired if not)
+        (status,) = handle.wait(10).final.values()  # it stopped when its task was lost
+        assert (status.state, status.reason) == (jmesos.TASK_LOST, jmesos.REASON_AGENT_REMOVED)
+
+
 def test_two_frameworks_share_the_cluster_at_once(cluster):
     a = cluster.run_async(Squares(20), name="a")
     b = cluster.run_async(Squares(20), name="b")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jmesos import Filters, Resources
+from jmesos import AgentInfo, Filters, Resources
 from jmesos.core import messages as m
 from jmesos.core.master import MasterConfig
 from jmesos.core.states import Reason, TaskState
@@ -143,6 +143,19 @@ def test_agent_that_misses_health_checks_is_removed_and_its_tasks_lost(h):
     assert [msg.agent_id for msg in h.take("F", m.AgentLost)] == ["agent-1"]
     assert h.take("F", m.RescindOffer)  # the outstanding rest of the agent was rescinded
     assert "agent_removed" in h.kinds()
+
+
+def test_an_agent_removed_that_comes_back_is_registered_anew_and_says_what_it_was(h):
+    aid = h.add_agent("A")
+    info = h.master.agents[aid].info
+    del h.alive["A"]  # cut off: it misses its health checks and is removed
+    h.advance(5.0)
+    assert aid not in h.master.agents
+    h.send("A", m.RegisterAgent(AgentInfo(info.hostname, info.resources, dict(info.attributes), id=aid)))
+    (registered,) = h.take("A", m.AgentRegistered)
+    assert registered.agent_id != aid  # its tasks were written off under the old id
+    added = [e.data for e in h.events if e.kind == "agent_added"]
+    assert [(d["agent_id"], d["previous_id"]) for d in added] == [(aid, None), (registered.agent_id, aid)]
 
 
 def test_agent_that_answers_pings_stays(h):

@@ -191,3 +191,85 @@ def test_a_master_on_loopback_is_refused_for_another_host_with_the_fix(other_hos
         assert f"runs on host {HOSTNAME!r}, another machine than this one" in message
         assert "host='0.0.0.0'" in message
         assert cluster.agents == [] and _agents_of(other_host.engine_pid) == []
+
+
+def _long_task(pid_file: str) -> None:
+    """Run as a task: say where it runs, then outlive any test."""
+    with open(pid_file, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(600)
+
+
+class LongTask(jmesos.Scheduler):
+    """One long task on the first agent offered; records what the master says of it."""
+
+    def __init__(self, pid_file: str) -> None:
+        self.pid_file = pid_file
+        self.task_id = None
+        self.states: list[tuple[str, str]] = []
+        self.lost_agents: list[str] = []
+
+    def resource_offers(self, driver, offers):
+        for offer in offers:
+            tasks = []
+            if self.task_id is None:
+                task = jmesos.TaskInfo(
+                    name="long",
+                    agent_id=offer.agent_id,
+                    resources=jmesos.Resources(cpus=0.5, mem=64),
+                    fn=_long_task,
+                    args=(self.pid_file,),
+                )
+                self.task_id = task.task_id
+                tasks.append(task)
+            driver.launch_tasks([offer.id], tasks)
+
+    def status_update(self, driver, status):
+        self.states.append((status.state.name, status.reason.name))
+
+    def agent_lost(self, driver, agent_id):
+        self.lost_agents.append(agent_id)
+
+
+def test_a_partitioned_agent_is_removed_and_comes_back_as_a_new_agent_without_its_tasks(other_host, tmp_path):
+    """The link goes down: no connection closes, only missed health checks tell the master."""
+    pid_file = str(tmp_path / "task.pid")
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB", host="0.0.0.0") as cluster:
+        (agent_id,) = cluster.add_engine_agents(other_host.client)
+        framework = cluster.run_async(LongTask(pid_file), name="long")
+        deadline = time.monotonic() + WAIT
+        while not os.path.getsize(pid_file) if os.path.exists(pid_file) else True:
+            assert time.monotonic() < deadline, "the task did not start"
+            time.sleep(0.05)
+        task_pid = int(open(pid_file).read())
+
+        down = time.monotonic()
+        assert _ip("-n", other_host.namespace, "link", "set", other_host.interface, "down").returncode == 0
+        try:
+            removed = cluster.wait_for(lambda e: e.kind == "agent_removed", WAIT)
+            detected = time.monotonic() - down
+        finally:
+            assert _ip("-n", other_host.namespace, "link", "set", other_host.interface, "up").returncode == 0
+
+        assert "missed 3 health checks" in removed.data["reason"]
+        assert detected < 10, f"the partition was noticed after {detected:.1f}s"
+        lost = cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_LOST", WAIT)
+        assert lost.data["agent_id"] == agent_id
+        back = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["agent_id"] != agent_id, WAIT)
+        assert back.data["hostname"] == HOSTNAME  # the same machine, registered anew
+        try:
+            psutil.Process(task_pid).wait(WAIT)  # the agent kills the task nobody knows of any more
+        except psutil.NoSuchProcess:
+            pass  # already
+        framework.stop()
+        scheduler = framework.wait(WAIT)
+
+        assert scheduler.lost_agents == [agent_id]
+        assert scheduler.states[-1] == ("TASK_LOST", "REASON_AGENT_REMOVED")  # and nothing after it
+        assert cluster.agents == [back.data["agent_id"]]  # the cluster follows its agent under the new id
+        (agent,) = _agents_of(other_host.engine_pid)
+        command = agent.cmdline()
+        log = open(os.path.join(os.path.dirname(command[command.index("--secret-file") + 1]), "agent.log"))
+    with log:  # still readable once the agent removed its directory
+        agent.wait(WAIT)
+        assert "the master asked this agent to shut down" in log.read()  # stop() reached it under its new id

@@ -863,6 +863,7 @@ class Master:
                 out.append((peer, m.ShutdownAgent(known.shutdown_reason)))
             self._dirty_agents.add(known.id)
             return
+        previous_id = info.id if isinstance(info.id, str) and info.id else None  # removed, and now back
         self._agent_seq += 1
         agent_id = f"agent-{self._agent_seq}"
         while agent_id in self._removed_agents or agent_id in self.agents:
@@ -882,6 +883,7 @@ class Master:
             hostname=info.hostname,
             resources=info.resources.to_dict(),
             attributes=dict(info.attributes),
+            previous_id=previous_id,
         )
         out.append((peer, m.AgentRegistered(agent_id, self.config.ping_interval)))
         self._dirty_agents.add(agent_id)

@@ -369,8 +369,11 @@ class LocalCluster:
                 if kind == "master":
                     self.address = (report["address"][0], int(report["address"][1]))
                     self.master_pid = report["pid"]
-                elif kind == "agent":
-                    self._agent_pids[report["agent_id"]] = report["pid"]
+                elif kind == "agent":  # a new agent, or one the master removed that came back under a new id
+                    pid = report["pid"]
+                    for old_id in [a for a, p in self._agent_pids.items() if p == pid]:
+                        del self._agent_pids[old_id]
+                    self._agent_pids[report["agent_id"]] = pid
                 elif kind == "exit":
                     self._exits[report["pid"]] = report["code"]
                     master_lost = report["pid"] == self.master_pid and not self._stopped

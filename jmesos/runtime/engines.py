@@ -310,7 +310,7 @@ class _Registrations:
                 continue
             engine = (event.data.get("attributes") or {}).get("engine")
             agent_id = event.data.get("agent_id")
-            if engine in self._wanted and agent_id not in self._known:
+            if engine in self._wanted and agent_id not in self._known and not event.data.get("previous_id"):
                 with self._changed:
                     self.found.setdefault(self._wanted[engine], agent_id)
                     self._changed.notify_all()
@@ -341,10 +341,14 @@ class EngineAgents:
         self._agents: dict[str, EngineAgent] = {}
         self._client_lock = threading.RLock()
         self._gone = threading.Condition()
-        self._unsubscribe = events.subscribe(self._removed)
+        self._unsubscribe = events.subscribe(self._follow)
         self._here = on_engine.describe()
 
-    def _removed(self, batch: list[Event]) -> None:
+    def _follow(self, batch: list[Event]) -> None:
+        """Mark agents the master removed; one that comes back (a new id, the same process) is ours again.
+
+        It stays reachable by its former id too, so the logs of tasks it ran before can still be read.
+        """
         for event in batch:
             if event.kind == "agent_removed":
                 agent = self._agents.get(event.data.get("agent_id"))
@@ -352,6 +356,11 @@ class EngineAgents:
                     with self._gone:
                         agent.alive = False
                         self._gone.notify_all()
+            elif event.kind == "agent_added" and event.data.get("previous_id") in self._agents:
+                with self._gone:
+                    agent = self._agents[event.data["previous_id"]]
+                    agent.agent_id, agent.alive = event.data["agent_id"], True
+                    self._agents[agent.agent_id] = agent
 
     def _wait_removed(self, agents: list[EngineAgent], seconds: float) -> None:
         """Until the master has removed every one of ``agents``, or ``seconds`` pass."""
@@ -359,8 +368,13 @@ class EngineAgents:
             self._gone.wait_for(lambda: not any(agent.alive for agent in agents), seconds)
 
     # ------------------------------------------------------------------ queries
+    def _all(self) -> list[EngineAgent]:
+        """Every agent once, as of now (the event thread adds the new ids of agents that come back)."""
+        with self._gone:
+            return list({id(agent): agent for agent in self._agents.values()}.values())
+
     def alive(self) -> list[str]:
-        return [agent_id for agent_id, agent in self._agents.items() if agent.alive]
+        return [agent.agent_id for agent in self._all() if agent.alive]
 
     def get(self, agent_id: str) -> EngineAgent | None:
         return self._agents.get(agent_id)
@@ -384,7 +398,7 @@ class EngineAgents:
         texts = {i: attribute_text(attributes, i) for i in engine_ids}
         with self._client_lock:
             hosts = self._describe(client, engine_ids, address)
-            registrations = _Registrations(self._events, engine_ids, known_agents | set(self._agents))
+            registrations = _Registrations(self._events, engine_ids, known_agents | {a.agent_id for a in self._all()})
             launches: dict[int, _Launch] = {}
             try:
                 launches = self._launch(client, hosts, address, secret, agent_args, texts)
@@ -515,7 +529,7 @@ class EngineAgents:
 
     def _record(self, client: Any, agent_id: str, launch: _Launch) -> None:
         started, host = launch.started, launch.host
-        self._agents[agent_id] = EngineAgent(
+        agent = EngineAgent(
             agent_id=agent_id,
             engine_id=launch.engine_id,
             client=client,
@@ -526,6 +540,8 @@ class EngineAgents:
             sandboxes=started["sandboxes"],
             local=self._on_this_host(host),
         )
+        with self._gone:
+            self._agents[agent_id] = agent
 
     # ------------------------------------------------------------------ killing, reading, stopping
     def _engine_gone(self, agent: EngineAgent) -> bool:
@@ -581,13 +597,13 @@ class EngineAgents:
         is free.  The rest (agents that did not say goodbye within ``STOP_GRACE``, and killed
         agents, whose directories stayed for their logs) are stopped through their engines.
         """
-        live = [agent for agent in self._agents.values() if agent.alive]
+        live = [agent for agent in self._all() if agent.alive]
         if shut_down is not None and live and shut_down([agent.agent_id for agent in live]):
             self._wait_removed(live, STOP_GRACE)
         self._unsubscribe()
         said_goodbye = {agent.agent_id for agent in live if not agent.alive}
         to_tell, to_wait = [], []
-        for agent in self._agents.values():
+        for agent in self._all():
             if agent.agent_id in said_goodbye and agent.local:
                 self._wait_exit_here(agent)
             if self._engine_gone(agent):
@@ -602,7 +618,7 @@ class EngineAgents:
                 if isinstance(result, EngineError):
                     for agent in per_engine[engine_id]:
                         self._unreachable_at_stop(agent, result)
-        for agent in self._agents.values():
+        for agent in self._all():
             agent.alive = False
 
     def _tell(self, client: Any, calls: Mapping[int, tuple[Callable[..., Any], tuple]]) -> None:
