@@ -12,9 +12,10 @@ master's exit.
 
 No orphans: the supervisor is a *child subreaper*, so any process its cluster
 starts stays its descendant even when the parent in between dies (and is reaped
-here when it ends, rather than left a zombie); when its stdin closes (the notebook kernel exited or was killed) or it is told to stop,
-it stops the agents (which kill their tasks), then the master, then anything
-left among its descendants.  Every child also gets a parent-death signal.
+here when it ends, rather than left a zombie); when its stdin closes (the
+notebook kernel exited or was killed) or it is told to stop, it stops the agents
+(which kill their tasks), then the master, then anything left among its
+descendants.  Every child also gets a parent-death signal.
 A work directory the cluster made for itself (``remove_work_dir``) goes too:
 after a kernel restart, nobody else is left to remove its sandboxes and logs.
 
