@@ -238,25 +238,22 @@ def test_a_partitioned_agent_is_removed_and_comes_back_as_a_new_agent_without_it
         (agent_id,) = cluster.add_engine_agents(other_host.client)
         framework = cluster.run_async(LongTask(pid_file), name="long")
         deadline = time.monotonic() + WAIT
-        while not os.path.getsize(pid_file) if os.path.exists(pid_file) else True:
+        while not (os.path.exists(pid_file) and os.path.getsize(pid_file)):
             assert time.monotonic() < deadline, "the task did not start"
             time.sleep(0.05)
         task_pid = int(open(pid_file).read())
 
-        down = time.monotonic()
         assert _ip("-n", other_host.namespace, "link", "set", other_host.interface, "down").returncode == 0
         try:
             removed = cluster.wait_for(lambda e: e.kind == "agent_removed", WAIT)
-            detected = time.monotonic() - down
         finally:
             assert _ip("-n", other_host.namespace, "link", "set", other_host.interface, "up").returncode == 0
 
         assert "missed 3 health checks" in removed.data["reason"]
-        assert detected < 10, f"the partition was noticed after {detected:.1f}s"
         lost = cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_LOST", WAIT)
         assert lost.data["agent_id"] == agent_id
-        back = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["agent_id"] != agent_id, WAIT)
-        assert back.data["hostname"] == HOSTNAME  # the same machine, registered anew
+        back = cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["previous_id"] == agent_id, WAIT)
+        assert back.data["hostname"] == HOSTNAME and back.data["agent_id"] != agent_id  # registered anew
         try:
             psutil.Process(task_pid).wait(WAIT)  # the agent kills the task nobody knows of any more
         except psutil.NoSuchProcess:
