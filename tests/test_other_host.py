@@ -61,6 +61,25 @@ def _free_link() -> ipaddress.IPv4Network:
     pytest.skip("no free 10.213.x.0/30 for the test link")
 
 
+def _start_there(namespace: str, argv: list[str]) -> subprocess.Popen:
+    """Run ``argv`` on the other host: in its network namespace, under its own hostname."""
+    return subprocess.Popen(
+        ["ip", "netns", "exec", namespace, "unshare", "--uts", "--kill-child", "sh", "-c",
+         f'hostname {HOSTNAME} && exec "$@"', "sh", *argv]
+    )  # fmt: skip
+
+
+def _end(process: subprocess.Popen) -> None:
+    """End what :func:`_start_there` started (unshare ignores SIGTERM while it waits: end its child)."""
+    for child in psutil.Process(process.pid).children(recursive=True):
+        child.terminate()
+    try:
+        process.wait(WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()  # unshare --kill-child: its child goes too
+        process.wait()
+
+
 @pytest.fixture(scope="module")
 def other_host(tmp_path_factory):
     if sys.platform != "linux" or os.geteuid() != 0 or not (shutil.which("ip") and shutil.which("unshare")):
@@ -96,14 +115,9 @@ def other_host(tmp_path_factory):
             while not os.path.exists(connection):
                 assert time.monotonic() < deadline, "the controller wrote no engine connection file"
                 time.sleep(0.1)
-            # its own network and hostname; it dies with this process (as a remote engine would lose us)
-            engine = subprocess.Popen(
-                [
-                    "ip", "netns", "exec", namespace, "unshare", "--uts", "--kill-child", "sh", "-c",
-                    f'hostname {HOSTNAME} && exec "$0" -m ipyparallel.engine --file="$1" --log-level=ERROR',
-                    sys.executable, connection,
-                ]
-            )  # fmt: skip
+            engine = _start_there(
+                namespace, [sys.executable, "-m", "ipyparallel.engine", f"--file={connection}", "--log-level=ERROR"]
+            )
             client = cluster.connect_client_sync()
             deadline = time.monotonic() + 2 * WAIT
             while not client.ids:
@@ -114,14 +128,8 @@ def other_host(tmp_path_factory):
             yield OtherHost(namespace, theirs, address, our_address, client, engine_pid)
             client.close()
     finally:
-        if engine is not None:  # unshare ignores SIGTERM while it waits: end the engine itself
-            for process in psutil.Process(engine.pid).children(recursive=True):
-                process.terminate()
-            try:
-                engine.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                engine.kill()  # unshare --kill-child: its child goes too
-                engine.wait()
+        if engine is not None:
+            _end(engine)
         if cluster is not None:
             cluster.stop_cluster_sync()
         _ip("netns", "delete", namespace)  # takes the link with it
@@ -270,3 +278,41 @@ def test_a_partitioned_agent_is_removed_and_comes_back_as_a_new_agent_without_it
     with log:  # still readable once the agent removed its directory
         agent.wait(WAIT)
         assert "the master asked this agent to shut down" in log.read()  # stop() reached it under its new id
+
+
+def test_the_readme_commands_put_an_agent_on_another_host(other_host, tmp_path):
+    """``python -m jmesos master --host 0.0.0.0`` here, ``python -m jmesos agent --master HOST:PORT`` there."""
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        port = probe.getsockname()[1]
+    secret = tmp_path / "cluster.secret"
+    master = subprocess.Popen(
+        [sys.executable, "-m", "jmesos", "master", "--host", "0.0.0.0", "--port", str(port), "--secret-file", secret],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    agent = None
+    try:
+        assert f"listening on 0.0.0.0:{port}" in master.stdout.readline()
+        agent = _start_there(
+            other_host.namespace,
+            [sys.executable, "-m", "jmesos", "agent", "--master", f"{other_host.our_address}:{port}",
+             "--secret-file", str(secret), "--cpus", "1", "--mem", "256MiB", "--work-dir", str(tmp_path / "agent")],
+        )  # fmt: skip
+        from jmesos.runtime.driver import SchedulerDriver
+        from jmesos.runtime.wire import read_secret
+
+        where = OnEachAgent(_where_am_i)
+        driver = SchedulerDriver(where, jmesos.FrameworkInfo(name="where"), ("127.0.0.1", port), read_secret(secret))
+        driver.start()
+        driver.join(WAIT)
+
+        assert driver.done and where.status is not None, "no task ended"
+        assert where.status.state == jmesos.TASK_FINISHED, where.status.message
+        assert where.status.data == (HOSTNAME, sorted(["lo", other_host.interface]))
+    finally:
+        if agent is not None:
+            _end(agent)
+        master.terminate()
+        master.wait(WAIT)
+        master.stdout.close()
