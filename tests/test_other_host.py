@@ -1,10 +1,12 @@
-"""An agent on another machine, as the network sees it: an ipyparallel engine in a network namespace.
+"""Agents on another machine, as the network sees it: the other machine is a network namespace.
 
-The engine runs in a Linux network namespace of its own, with its own hostname,
-joined to this machine by a veth pair (two addresses of a /30 of 10.0.0.0/8),
-so it reaches the master only over a real non-loopback link, as an engine on
-another host does.  Everything else is shared (processes, files), so the tests
-still see every process and check that none is left behind.
+What runs "over there" (an ipyparallel engine, or ``python -m jmesos agent``)
+runs in a Linux network namespace of its own, under its own hostname, joined to
+this machine by a veth pair (two addresses of a /30 of 10.0.0.0/8), so it
+reaches the master only over a real non-loopback link, as on another host; and
+taking that link down is a real network partition.  Everything else is shared
+(processes, files), so the tests still see every process and check that none is
+left behind.
 
 Making a namespace takes root and iproute2; where that is refused, the module
 is skipped and says why.
