@@ -114,6 +114,25 @@ def test_tables_and_static_html(state: ClusterState) -> None:
         tables.tasks_table(state, last=0)
 
 
+def test_an_agent_that_came_back_under_a_new_id_names_its_other_id_in_both_rows() -> None:
+    def added(t: float, agent_id: str, previous_id: str | None) -> Event:
+        data = {"agent_id": agent_id, "hostname": "h1", "resources": {"cpus": 2, "mem": 1024}, "attributes": {}}
+        return Event(t, "agent_added", agent_id, "", {**data, "previous_id": previous_id})
+
+    state = ClusterState().apply(
+        [
+            added(0.0, "agent-1", None),
+            Event(4.0, "agent_removed", "agent-1", "", {"agent_id": "agent-1", "reason": "missed 3 health checks"}),
+            added(9.0, "agent-2", "agent-1"),
+        ]
+    )
+
+    rows = {row["agent"]: row for row in tables.agents_table(state).to_dicts()}
+    assert rows["agent-1"]["status"] == "dead"
+    assert rows["agent-1"]["attributes / why"] == "missed 3 health checks; back as agent-2"
+    assert rows["agent-2"]["status"] == "alive" and rows["agent-2"]["attributes / why"] == "was agent-1"
+
+
 class CountingView:
     """Stands in for a widget: records each push and the thread it came on."""
 

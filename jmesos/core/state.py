@@ -128,6 +128,10 @@ class AgentView:
     added: float = 0.0
     removed: float | None = None
     reason: str = ""
+    #: the id it had before the master removed it and it came back (None: a new agent)
+    previous_id: str | None = None
+    #: the id it came back under, once removed (None: it did not)
+    back_as: str | None = None
     #: keys ``(framework_id, task_id)`` of the tasks that hold resources here
     tasks: set[tuple[str, str]] = field(default_factory=set)
     #: ids of the offers of this agent that are outstanding
@@ -481,7 +485,11 @@ class ClusterState:
             total=total,
             attributes=dict(d.get("attributes") or {}),
             added=e.time,
+            previous_id=d.get("previous_id") or None,
         )
+        before = self.agents.get(str(d.get("previous_id") or ""))
+        if before is not None:
+            before.back_as = agent_id
         self.total = self.total + total
         self._changes += 1
 

@@ -128,6 +128,16 @@ def _agent_status(agent: AgentView) -> str:
     return "alive" if agent.connected else "disconnected"
 
 
+def _agent_note(agent: AgentView) -> str:
+    """Why it is dead, or its attributes; and the other id of an agent removed that came back."""
+    note = agent.reason or ", ".join(f"{k}={v}" for k, v in agent.attributes.items())
+    if agent.back_as:
+        note += f"; back as {agent.back_as}"
+    if agent.previous_id:
+        note = f"was {agent.previous_id}" + (f"; {note}" if note else "")
+    return note
+
+
 def agents_table(state: ClusterState) -> Table:
     """One row per agent: status, used/offered/total cpus and mem, tasks, offers."""
     rows, styles = [], []
@@ -143,7 +153,7 @@ def agents_table(state: ClusterState) -> Table:
                 str(Resources(mem=agent.offered.mem)) if agent.offered.mem else "0",
                 len(agent.tasks),
                 len(agent.offers),
-                agent.reason or ", ".join(f"{k}={v}" for k, v in agent.attributes.items()),
+                _agent_note(agent),
             ]
         )
         styles.append(_BAD if not agent.alive else "")
