@@ -55,7 +55,12 @@ def _ip(*args: str) -> subprocess.CompletedProcess:
 def _free_link() -> ipaddress.IPv4Network:
     """A /30 that no route of this machine covers."""
     routes = _ip("-4", "route", "show", "table", "all").stdout
-    used = [ipaddress.ip_network(word, strict=False) for word in routes.split() if "/" in word]
+    used = []
+    for word in routes.split():
+        try:
+            used.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:  # not an address ("dev", "eth0", ...); a bare address is a /32
+            pass
     for third in range(200, 256):
         link = ipaddress.ip_network(f"10.213.{third}.0/30")
         if not any(link.overlaps(net) for net in used):
