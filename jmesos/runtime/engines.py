@@ -272,6 +272,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _wait_exit(pid: int, seconds: float) -> bool:
+    """Until ``pid`` has exited, or ``seconds`` pass; True if it has."""
+    deadline = time.monotonic() + seconds
+    while _process_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _is_our_agent(agent: EngineAgent) -> bool:
     """The pid still names the agent we started (its command line holds its private directory)."""
     try:
@@ -566,10 +576,7 @@ class EngineAgents:
                 os.kill(agent.pid, sig)
             except ProcessLookupError:
                 pass
-            deadline = time.monotonic() + STOP_GRACE
-            while _process_alive(agent.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _process_alive(agent.pid):
+            if not _wait_exit(agent.pid, STOP_GRACE):
                 os.kill(agent.pid, signal.SIGKILL)
 
     def read_text(self, agent: EngineAgent, path: str) -> str:
@@ -632,9 +639,7 @@ class EngineAgents:
 
     def _wait_exit_here(self, agent: EngineAgent) -> None:
         """An agent on this host that said goodbye: wait for it to exit, then make sure of it and its directory."""
-        deadline = time.monotonic() + STOP_GRACE
-        while _process_alive(agent.pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _wait_exit(agent.pid, STOP_GRACE)
         self._clean_here(agent)
 
     def _clean_here(self, agent: EngineAgent) -> None:
