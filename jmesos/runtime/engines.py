@@ -350,7 +350,7 @@ class EngineAgents:
         self._events = events
         self._agents: dict[str, EngineAgent] = {}
         self._client_lock = threading.RLock()
-        self._gone = threading.Condition()
+        self._changed = threading.Condition()  # guards _agents; notified when an agent is removed
         self._unsubscribe = events.subscribe(self._follow)
         self._here = on_engine.describe()
 
@@ -363,24 +363,24 @@ class EngineAgents:
             if event.kind == "agent_removed":
                 agent = self._agents.get(event.data.get("agent_id"))
                 if agent is not None:
-                    with self._gone:
+                    with self._changed:
                         agent.alive = False
-                        self._gone.notify_all()
+                        self._changed.notify_all()
             elif event.kind == "agent_added" and event.data.get("previous_id") in self._agents:
-                with self._gone:
+                with self._changed:
                     agent = self._agents[event.data["previous_id"]]
                     agent.agent_id, agent.alive = event.data["agent_id"], True
                     self._agents[agent.agent_id] = agent
 
     def _wait_removed(self, agents: list[EngineAgent], seconds: float) -> None:
         """Until the master has removed every one of ``agents``, or ``seconds`` pass."""
-        with self._gone:
-            self._gone.wait_for(lambda: not any(agent.alive for agent in agents), seconds)
+        with self._changed:
+            self._changed.wait_for(lambda: not any(agent.alive for agent in agents), seconds)
 
     # ------------------------------------------------------------------ queries
     def _all(self) -> list[EngineAgent]:
         """Every agent once, as of now (the event thread adds the new ids of agents that come back)."""
-        with self._gone:
+        with self._changed:
             return list({id(agent): agent for agent in self._agents.values()}.values())
 
     def alive(self) -> list[str]:
@@ -550,7 +550,7 @@ class EngineAgents:
             sandboxes=started["sandboxes"],
             local=self._on_this_host(host),
         )
-        with self._gone:
+        with self._changed:
             self._agents[agent_id] = agent
 
     # ------------------------------------------------------------------ killing, reading, stopping
