@@ -130,12 +130,12 @@ def _agent_status(agent: AgentView) -> str:
 
 def _agent_note(agent: AgentView) -> str:
     """Why it is dead, or its attributes; and the other id of an agent removed that came back."""
-    note = agent.reason or ", ".join(f"{k}={v}" for k, v in agent.attributes.items())
-    if agent.back_as:
-        note += f"; back as {agent.back_as}"
-    if agent.previous_id:
-        note = f"was {agent.previous_id}" + (f"; {note}" if note else "")
-    return note
+    parts = [
+        f"was {agent.previous_id}" if agent.previous_id else "",
+        agent.reason or ", ".join(f"{k}={v}" for k, v in agent.attributes.items()),
+        f"back as {agent.back_as}" if agent.back_as else "",
+    ]
+    return "; ".join(part for part in parts if part)
 
 
 def agents_table(state: ClusterState) -> Table:
