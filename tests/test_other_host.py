@@ -30,6 +30,8 @@ import pytest
 
 import jmesos
 
+from .test_engines import _agent_processes
+
 ipp = pytest.importorskip("ipyparallel")
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
@@ -142,10 +144,6 @@ def other_host(tmp_path_factory):
         _ip("netns", "delete", namespace)  # takes the link with it
 
 
-def _agents_of(engine_pid: int) -> list[psutil.Process]:
-    return [p for p in psutil.Process(engine_pid).children() if "jmesos.runtime.on_engine" in " ".join(p.cmdline())]
-
-
 def _where_am_i() -> tuple[str, list[str]]:
     """Run as a task: the hostname and the network interfaces it sees."""
     print(f"hello from {socket.gethostname()}")
@@ -193,7 +191,7 @@ def test_an_agent_on_another_host_reaches_a_master_listening_on_all_addresses(ot
         assert ran.status.state == jmesos.TASK_FINISHED, ran.status.message
         assert ran.status.data == (HOSTNAME, sorted(["lo", other_host.interface]))  # it ran over there
         assert cluster.logs(ran.task_id) == f"hello from {HOSTNAME}\n"  # read through the engine
-        (agent,) = _agents_of(other_host.engine_pid)
+        (agent,) = _agent_processes(other_host.engine_pid)
     assert agent_id not in cluster.agents
     agent.wait(WAIT)  # stop() had the master ask it to leave
 
@@ -205,7 +203,7 @@ def test_a_master_on_loopback_is_refused_for_another_host_with_the_fix(other_hos
         message = str(failure.value)
         assert f"runs on host {HOSTNAME!r}, another machine than this one" in message
         assert "host='0.0.0.0'" in message
-        assert cluster.agents == [] and _agents_of(other_host.engine_pid) == []
+        assert cluster.agents == [] and _agent_processes(other_host.engine_pid) == []
 
 
 def _long_task(pid_file: str) -> None:
@@ -279,7 +277,7 @@ def test_a_partitioned_agent_is_removed_and_comes_back_as_a_new_agent_without_it
         assert scheduler.lost_agents == [agent_id]
         assert scheduler.states[-1] == ("TASK_LOST", "REASON_AGENT_REMOVED")  # and nothing after it
         assert cluster.agents == [back.data["agent_id"]]  # the cluster follows its agent under the new id
-        (agent,) = _agents_of(other_host.engine_pid)
+        (agent,) = _agent_processes(other_host.engine_pid)
         command = agent.cmdline()
         log = open(os.path.join(os.path.dirname(command[command.index("--secret-file") + 1]), "agent.log"))
     with log:  # still readable once the agent removed its directory
