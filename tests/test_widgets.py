@@ -114,7 +114,7 @@ def test_tables_and_static_html(state: ClusterState) -> None:
         tables.tasks_table(state, last=0)
 
 
-def test_an_agent_that_came_back_under_a_new_id_names_its_other_id_in_both_rows() -> None:
+def test_an_agent_that_came_back_under_a_new_id_names_its_other_id_in_both_rows_and_cards() -> None:
     def added(t: float, agent_id: str, previous_id: str | None) -> Event:
         data = {"agent_id": agent_id, "hostname": "h1", "resources": {"cpus": 2, "mem": 1024}, "attributes": {}}
         return Event(t, "agent_added", agent_id, "", {**data, "previous_id": previous_id})
@@ -131,6 +131,9 @@ def test_an_agent_that_came_back_under_a_new_id_names_its_other_id_in_both_rows(
     assert rows["agent-1"]["status"] == "dead"
     assert rows["agent-1"]["attributes / why"] == "missed 3 health checks; back as agent-2"
     assert rows["agent-2"]["status"] == "alive" and rows["agent-2"]["attributes / why"] == "was agent-1"
+    cards = {n["id"]: n for n in snap.cluster_view(state)["nodes"] if n["kind"] == "agent"}
+    assert (cards["agent-1"]["alive"], cards["agent-1"]["back_as"]) == (False, "agent-2")
+    assert (cards["agent-2"]["alive"], cards["agent-2"]["previous_id"]) == (True, "agent-1")
 
 
 class CountingView:

@@ -150,10 +150,13 @@ function drawCluster(pane, d, W, H, ctx) {
     sv("rect", { width: cardW, height: cardH, rx: 6, class: "jm-card" }, g);
     sv("text", { x: 8, y: 15, class: "jm-label" }, g, n.label);
     sv("text", { x: cardW - 8, y: 15, "text-anchor": "end", class: n.alive ? "jm-sub" : "jm-dead-label" }, g,
-      n.alive ? `${n.tasks} task${n.tasks === 1 ? "" : "s"}${n.connected ? "" : " · disconnected"}` : "✕ dead");
+      n.alive ? `${n.tasks} task${n.tasks === 1 ? "" : "s"}${n.connected ? "" : " · disconnected"}`
+        : n.back_as ? `✕ back as ${n.back_as}` : "✕ dead");
     let y = 23;
     const barX = 40, barW = cardW - 48;
     const tipLines = [`agent ${n.id}${n.hostname ? ` on ${n.hostname}` : ""}${n.alive ? "" : " — DEAD: " + n.reason}`];
+    if (n.previous_id) tipLines.push(`was ${n.previous_id}: removed, then registered again under this id`);
+    if (n.back_as) tipLines.push(`registered again as ${n.back_as}`);
     for (const b of n.bars || []) {
       sv("text", { x: 8, y: y + 8, class: "jm-sub" }, g, b.name);
       sv("rect", { x: barX, y, width: barW, height: 10, class: "jm-bar-bg" }, g);

@@ -219,6 +219,9 @@ def cluster_view(state: ClusterState, max_agents: int = 48, column: int = 6) -> 
                 "alive": agent.alive,
                 "connected": agent.connected,
                 "reason": agent.reason,
+                # an agent cut off past its health checks that registered again: one machine, two ids
+                "previous_id": agent.previous_id,
+                "back_as": agent.back_as,
                 "tasks": len(agent.tasks),
                 "offers": len(agent.offers),
                 "attributes": agent.attributes,
