@@ -281,6 +281,9 @@ def _check_replay(page) -> None:
     assert dash.locator(".jm-agent.dead").count() == 1, "agent-2 dies in the sample run and must be drawn red"
     fill = _dead_card_fill(page)
     assert fill.replace(" ", "") == "rgb(253,236,234)", fill
+    back = dash.locator('.jm-agent.dead[data-agent="agent-2"]')
+    assert "back as agent-5" in back.text_content(), "a removed agent that registered again names its new id"
+    assert "was agent-2" in dash.locator('.jm-agent[data-agent="agent-5"]').get_attribute("data-tip")
     shot(page, dash, "replay-cluster.png")
     select_tab(dash, "offers")
     dash.locator(".jm-offer").first.wait_for()  # the pane may draw once before the offers arrive
