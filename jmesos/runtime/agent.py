@@ -466,20 +466,21 @@ class Agent:
             self.hub.close(self.channel)
             self._master_lost("the master stopped answering")
         if self.lost_at is not None and now - self.lost_at > self.master_timeout:
-            _log(
-                f"the master at {self.master[0]}:{self.master[1]} has been unreachable for "
-                f"{self.master_timeout:g}s; shutting down"
+            self._give_up(
+                f"the master at {self.master[0]}:{self.master[1]} has been unreachable for {self.master_timeout:g}s"
             )
-            self.exit_code = 1
-            self.stopping = True
         refused, limit = self.refused_since, self.master_refused_timeout
         if refused is not None and limit is not None and now - refused > limit:
-            _log(
+            self._give_up(
                 f"nothing listens at the master's address {self.master[0]}:{self.master[1]} any more "
-                f"(connections refused for {limit:g}s); shutting down"
+                f"(connections refused for {limit:g}s)"
             )
-            self.exit_code = 1
-            self.stopping = True
+
+    def _give_up(self, why: str) -> None:
+        """Without a master there is nothing to serve: leave as after SIGTERM, but exit 1."""
+        _log(f"{why}; shutting down")
+        self.exit_code = 1
+        self.stopping = True
 
     def _silence_timeout(self) -> float:
         return max(5.0, 4.0 * self.ping_interval)
