@@ -97,6 +97,34 @@ def test_a_client_refuses_a_server_without_the_secret():
         server.close()
 
 
+def test_a_master_of_another_protocol_version_is_named_as_such():
+    """An agent on another host with another jmesos version hears why, not 'wrong secret'."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    greeted = threading.Thread(target=lambda: listener.accept()[0].sendall(b"JMESOS1" + b"n" * 32), daemon=True)
+    greeted.start()
+    try:
+        with pytest.raises(AuthenticationError, match="speaks protocol JMESOS1.*install the same jmesos version"):
+            Hub(b"s3cret", "client").connect(*listener.getsockname()[:2], timeout=2)
+    finally:
+        greeted.join(2)
+        listener.close()
+
+
+def test_the_offer_cycles_flattened_messages_cross_a_socket_mixed_with_others(connected):
+    from jmesos.core import messages as m
+    from jmesos.core.model import TaskStatus
+    from jmesos.core.states import TaskState
+
+    client, channel, _ = connected
+    update = m.StatusUpdate(TaskStatus("t-1", TaskState.TASK_FINISHED, agent_id="agent-1", framework_id="f", uuid="u"))
+    batch = [update, ("plain", 1), m.StatusUpdateAck("f", "t-1", "u"), m.RescindOffer("o-1")]
+    for message in batch:
+        client.send(channel, message)
+    client.flush()
+    # the echo server wraps each message it got in a tuple: what it received came whole
+    assert receive(client, len(batch)) == [("echo", message) for message in batch]
+
+
 def test_big_frames_both_ways_do_not_deadlock(connected):
     """Both sides send megabytes at once: non-blocking writes keep both loops moving."""
     client, channel, _ = connected

@@ -7,9 +7,11 @@ the listener proves itself back.  Nothing is unpickled before that succeeds;
 a peer without the secret is dropped and reported, and the loop goes on
 serving the others.
 
-After the handshake, a frame is a 4-byte length and a pickled *list* of
+After the handshake, a frame is a 4-byte length and a pickled batch of
 messages: everything queued for a peer during one loop iteration leaves in one
-frame, so a burst of status updates costs one system call, not thousands.
+frame, so a burst of status updates costs one system call, not thousands.  The
+offer cycle's messages travel as flat tuples (:mod:`.codec`), the rest as the
+objects they are.
 Writes never block: what the kernel cannot take now waits in a buffer.  A message
 sent ``at_once`` (a launch or offers, which someone waits for) does not wait for the end
 of the iteration: it leaves at once, with what was queued for that peer before it.
@@ -37,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import codec
+
 __all__ = ["Hub", "Channel", "HubEvent", "AuthenticationError", "read_secret", "new_secret", "check_port"]
 
 _HEADER = struct.Struct("!I")
@@ -49,7 +53,9 @@ _MAX_FRAME = 1 << 30
 #: mapping: only the pages a read has touched take memory, and a forked worker gets a copy of
 #: what it held at the fork (as of the rest of the agent's memory), never a view of later reads.
 _READ_SIZE = 1 << 20
-_HELLO = b"JMESOS1"
+#: The listener's greeting; its number changes whenever the frames' layout does (see :mod:`.codec`).
+_HELLO = b"JMESOS2"
+_HELLO_STEM = b"JMESOS"
 #: The longest a lazy message waits for company before it is sent alone.
 LAZY_DELAY = 0.02
 
@@ -162,6 +168,12 @@ class Hub:
         try:
             hello = _recv_exact(sock, len(_HELLO) + _NONCE)
             if not hello.startswith(_HELLO):
+                if hello.startswith(_HELLO_STEM):
+                    theirs = hello[: len(_HELLO)].decode(errors="replace")
+                    raise AuthenticationError(
+                        f"{host}:{port} speaks protocol {theirs}, this jmesos speaks {_HELLO.decode()}; "
+                        "install the same jmesos version on every host of the cluster"
+                    )
                 raise AuthenticationError(f"{host}:{port} is not a jmesos master")
             theirs = hello[len(_HELLO) :]
             mine = os.urandom(_NONCE)
@@ -244,7 +256,7 @@ class Hub:
             channel.lazy = []
         if not batch:
             return
-        data = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(codec.encode(batch), protocol=pickle.HIGHEST_PROTOCOL)
         channel.pending = []
         channel.outbuf += _HEADER.pack(len(data))
         channel.outbuf += data
@@ -418,7 +430,7 @@ class Hub:
             if len(buf) - offset - 4 < size:
                 break
             try:
-                messages.extend(pickle.loads(bytes(buf[offset + 4 : offset + 4 + size])))
+                messages.extend(codec.decode(pickle.loads(bytes(buf[offset + 4 : offset + 4 + size]))))
             except Exception as exc:  # a broken frame from an authenticated peer: report, keep serving
                 out.append(HubEvent("refused", channel, detail=f"undecodable frame from {channel.name}: {exc!r}"))
             offset += 4 + size
