@@ -49,6 +49,7 @@ def _need(ok: bool) -> None:
 
 
 def _resources(r: Resources) -> tuple:
+    # the same (scalars, ports) form Resources pickles itself as; its scalars are already without zeros
     _need(type(r) is Resources)
     return (r._scalars, r._ports)
 
