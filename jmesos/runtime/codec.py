@@ -26,6 +26,7 @@ from typing import Any
 from ..core import messages as m
 from ..core.model import Filters, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
+from ..core.resources import _rebuild as _rebuild_resources
 from ..core.states import Reason, TaskState
 from .serialize import Blob
 
@@ -49,16 +50,9 @@ def _need(ok: bool) -> None:
 
 
 def _resources(r: Resources) -> tuple:
-    # the same (scalars, ports) form Resources pickles itself as; its scalars are already without zeros
+    # the (scalars, ports) form Resources pickles itself as, rebuilt by the same function
     _need(type(r) is Resources)
     return (r._scalars, r._ports)
-
-
-def _unresources(flat: tuple) -> Resources:
-    r = _new(Resources)
-    r._scalars, r._ports = flat
-    r._hash = None
-    return r
 
 
 def _task(t: TaskInfo) -> tuple:
@@ -85,7 +79,7 @@ def _untask(flat: tuple) -> TaskInfo:
     t.__dict__ = {
         "name": name,
         "agent_id": agent_id,
-        "resources": _unresources(resources),
+        "resources": _rebuild_resources(*resources),
         "fn": fn,
         "args": args,
         "kwargs": kwargs,
@@ -160,7 +154,7 @@ def _decode_offers(flat: tuple) -> m.ResourceOffers:
             "framework_id": framework_id,
             "agent_id": agent_id,
             "hostname": hostname,
-            "resources": _unresources(resources),
+            "resources": _rebuild_resources(*resources),
             "attributes": attributes,
             "explanation": explanation,
         }

@@ -169,9 +169,9 @@ class Hub:
             hello = _recv_exact(sock, len(_HELLO) + _NONCE)
             if not hello.startswith(_HELLO):
                 if hello.startswith(_HELLO_STEM):
-                    theirs = hello[: len(_HELLO)].decode(errors="replace")
+                    spoken = hello[: len(_HELLO)].decode(errors="replace")
                     raise AuthenticationError(
-                        f"{host}:{port} speaks protocol {theirs}, this jmesos speaks {_HELLO.decode()}; "
+                        f"{host}:{port} speaks protocol {spoken}, this jmesos speaks {_HELLO.decode()}; "
                         "install the same jmesos version on every host of the cluster"
                     )
                 raise AuthenticationError(f"{host}:{port} is not a jmesos master")
