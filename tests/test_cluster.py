@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -450,8 +451,6 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     )
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     line = owner.stdout.readline()
-    import json
-
     work_dir, *pids = json.loads(line)
     assert len(pids) >= 5
     assert os.path.isdir(os.path.join(work_dir, "logs"))
@@ -469,6 +468,73 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     while os.path.exists(work_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(work_dir), os.listdir(work_dir)
+
+
+def _wait_gone(pids, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.05)
+    return alive
+
+
+def test_sigterm_to_the_supervisor_stops_the_cluster_in_order():
+    """A polite kill (a task's process tree being ended, say) is a stop, not something to ignore."""
+    cluster = jmesos.LocalCluster(agents=2, cpus=1, mem="256MiB")
+    try:
+        cluster.run_async(Collect([TaskInfo(name="s", resources="cpus:1;mem:16", command="sleep 600")]))
+        cluster.wait_for(lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING", timeout=20)
+        pids = _cluster_pids(cluster)
+        work_dir = cluster.work_dir
+        os.kill(cluster._proc.pid, signal.SIGTERM)
+        assert cluster._proc.wait(10) == 0
+        assert _wait_gone(pids) == []  # the task's sleep too
+        assert not os.path.exists(work_dir)
+    finally:
+        cluster.stop()
+
+
+def test_a_supervisor_whose_owner_is_gone_still_stops_everything_and_cleans_up(tmp_path):
+    """Its reports go nowhere once the owner has died: that must not crash it half way through."""
+    from jmesos.runtime.interpreter import jmesos_env
+
+    work_dir = tmp_path / "cluster"
+    work_dir.mkdir()
+    spec = {
+        "secret": "s" * 32,
+        "work_dir": str(work_dir),
+        "remove_work_dir": True,
+        "agents": [{"resources": "cpus:1;mem:64"}, {"resources": "cpus:1;mem:64"}],
+        "agent_options": {"isolation": "none"},
+    }
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "jmesos.runtime.supervisor"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=jmesos_env(),
+        text=True,
+    )
+    supervisor.stdin.write(json.dumps(spec) + "\n")
+    supervisor.stdin.flush()
+    try:
+        reports = [json.loads(supervisor.stdout.readline()) for _ in range(3)]
+        agents = [r["pid"] for r in reports if r["event"] == "agent"]
+        pids = [supervisor.pid, *(p.pid for p in psutil.Process(supervisor.pid).children(recursive=True))]
+        assert len(agents) == 2 and len(pids) >= 4  # and each agent's spare worker
+        supervisor.stdout.close()  # the owner is gone; its end of stdin is still open
+        os.kill(agents[0], signal.SIGKILL)  # so the supervisor has an exit to report, into a broken pipe
+        assert supervisor.wait(10) == 0, supervisor.stderr.read()
+        assert "Traceback" not in supervisor.stderr.read()
+        assert _wait_gone(pids) == []
+        assert not work_dir.exists()
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+    supervisor.stdin.close()
+    supervisor.stderr.close()
 
 
 def test_demo_runs_and_exits_cleanly():

@@ -13,9 +13,10 @@ master's exit.
 No orphans: the supervisor is a *child subreaper*, so any process its cluster
 starts stays its descendant even when the parent in between dies (and is reaped
 here when it ends, rather than left a zombie); when its stdin closes (the
-notebook kernel exited or was killed) or it is told to stop, it stops the agents
-(which kill their tasks), then the master, then anything left among its
-descendants.  Every child also gets a parent-death signal.
+notebook kernel exited or was killed), its reports find nobody reading them, it is
+told to stop, or it gets SIGTERM, it stops the agents (which kill their tasks),
+then the master, then anything left among its descendants.  Every child also gets
+a parent-death signal.
 A work directory the cluster made for itself (``remove_work_dir``) goes too:
 after a kernel restart, nobody else is left to remove its sandboxes and logs.
 
@@ -47,9 +48,31 @@ __all__ = ["main"]
 _PR_SET_CHILD_SUBREAPER = 36
 
 
+_owner_gone = False  # a report could not be written: the process that started us has died
+
+
+def _tell(text: str) -> None:
+    """Write report lines to the owner; if it has died (a SIGKILLed kernel, a killed task), note it.
+
+    A dead owner must not turn into a crash here: that would skip the orderly stop and leave
+    the work directory behind.  Once the pipe is broken, stdout goes to ``/dev/null`` so that
+    the interpreter's last flush at exit fails quietly too.
+    """
+    global _owner_gone
+    if _owner_gone:
+        return
+    try:
+        sys.__stdout__.write(text)
+        sys.__stdout__.flush()
+    except (OSError, ValueError):
+        _owner_gone = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+
+
 def _emit(obj: dict[str, Any]) -> None:
-    sys.__stdout__.write(json.dumps(obj) + "\n")
-    sys.__stdout__.flush()
+    _tell(json.dumps(obj) + "\n")
 
 
 class _LineReader:
@@ -205,7 +228,8 @@ def main() -> int:
     selector = selectors.DefaultSelector()
     selector.register(commands.fd, selectors.EVENT_READ, commands)
     selector.register(report_r, selectors.EVENT_READ, reports)
-    signal.signal(signal.SIGTERM, lambda *_: None)
+    terminated = []  # SIGTERM (a process-tree kill, a polite ``kill``) stops the cluster as "stop" would
+    signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
 
     def obey(command_lines: list[str]) -> bool:
         """Carry out the commands in order; True (and nothing after it) at a stop."""
@@ -226,7 +250,7 @@ def main() -> int:
 
     stopping = obey(backlog)
     master_lost = False
-    while not stopping and not commands.closed:
+    while not stopping and not commands.closed and not terminated and not _owner_gone:
         for key, _ in selector.select(0.25):
             reader: _LineReader = key.data
             lines = reader.read_lines()
@@ -235,8 +259,7 @@ def main() -> int:
                 if stopping:
                     break
             elif lines:
-                sys.__stdout__.write("".join(report + "\n" for report in lines))
-                sys.__stdout__.flush()
+                _tell("".join(report + "\n" for report in lines))
         _reap_adopted(processes)
         for pid, proc in list(processes.items()):
             if proc.exitcode is not None:
@@ -247,7 +270,8 @@ def main() -> int:
                 if pid == master.pid:  # no master, no cluster: stop its agents' tasks rather than orphan them
                     master_lost = stopping = True
     _shutdown(processes, master.pid)
-    if spec.get("remove_work_dir") and not master_lost:  # its log may say why the master died: the owner removes it
+    # the master's log may say why it died: a living owner reads it, then removes the directory
+    if spec.get("remove_work_dir") and (not master_lost or _owner_gone):
         shutil.rmtree(spec["work_dir"], ignore_errors=True)
     return 0
 
