@@ -429,6 +429,16 @@ def test_stop_leaves_no_process_behind():
         time.sleep(0.05)
 
 
+def _wait_gone(pids, timeout=10.0):
+    """The processes among ``pids`` still alive after up to ``timeout`` seconds (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.05)
+    return alive
+
+
 def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     """A kernel restart: the Python process that owns the cluster dies with SIGKILL."""
     script = textwrap.dedent(
@@ -456,11 +466,7 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     assert os.path.isdir(os.path.join(work_dir, "logs"))
     owner.send_signal(signal.SIGKILL)
     owner.wait()
-    deadline = time.monotonic() + 10
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.1)
+    alive = _wait_gone(pids)
     assert not alive, f"orphans: {[psutil.Process(p).cmdline() for p in alive if psutil.pid_exists(p)]}"
     owner.stdout.close()
     # nor its sandboxes and logs: the supervisor removes the directory the cluster made
@@ -468,15 +474,6 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     while os.path.exists(work_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(work_dir), os.listdir(work_dir)
-
-
-def _wait_gone(pids, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.05)
-    return alive
 
 
 def test_sigterm_to_the_supervisor_stops_the_cluster_in_order():
