@@ -46,6 +46,7 @@ __all__ = [
     "cleanup_agent_cgroups",
     "agent_cgroup_paths",
     "descendants",
+    "own_children",
     "CGROUP_PREFIX",
     "EXECUTOR_OVERHEAD_MIB",
     "ISOLATION_MODES",
@@ -264,6 +265,15 @@ def descendants(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def own_children() -> list[int]:
+    """This process's children (running or ended, not yet reaped); empty where the kernel cannot say."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as f:
+            return [int(pid) for pid in f.read().split()]
+    except (OSError, ValueError):
+        return []
 
 
 def _limit_bytes(mem_mib: float) -> int:

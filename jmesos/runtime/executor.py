@@ -49,7 +49,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .containers import Container, descendants, signal_tree
+from .containers import Container, descendants, own_children, signal_tree
 from .lifetime import how_it_ended
 from .serialize import SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
@@ -210,12 +210,7 @@ def _vsz_bytes() -> int:
 
 def _reap_leftovers() -> None:
     """Kill the processes a finished task left running (its direct children) so they do not pile up."""
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children") as f:
-            pids = [int(p) for p in f.read().split()]
-    except (OSError, ValueError):
-        return
-    for pid in pids:
+    for pid in own_children():
         for target in [*descendants(pid), pid]:
             try:
                 os.kill(target, signal.SIGKILL)

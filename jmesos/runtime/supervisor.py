@@ -41,7 +41,7 @@ import sys
 import time
 from typing import Any
 
-from .containers import cleanup_agent_cgroups, descendants, warm_up_attach
+from .containers import cleanup_agent_cgroups, descendants, own_children, warm_up_attach
 
 __all__ = ["main"]
 
@@ -282,12 +282,7 @@ def _reap_adopted(processes: dict[int, Any]) -> None:
     Only those: the master and agents are reaped by their ``Process`` objects, which must see
     their exit codes.  (A kernel without ``/proc/PID/task/TID/children`` leaves them to the stop.)
     """
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children") as f:
-            children = [int(pid) for pid in f.read().split()]
-    except OSError:
-        return
-    for pid in children:
+    for pid in own_children():
         if pid not in processes:
             try:
                 os.waitpid(pid, os.WNOHANG)
