@@ -243,8 +243,11 @@ def floor_gaps(agents: int, tasks: int, seconds: float) -> list[float]:
 # ---------------------------------------------------------------- the cold factor
 @contextlib.contextmanager
 def busy_cpus() -> Iterator[None]:
-    """One lowest-priority busy loop per cpu while the block runs, so no cpu goes idle."""
-    loop = "import os\nos.nice(19)\nwhile True: pass"
+    """One lowest-priority busy loop per cpu while the block runs, so no cpu goes idle.
+
+    Each loop also ends by itself once the bench is gone, so a killed bench leaves no cpu spinning.
+    """
+    loop = "import os\nos.nice(19)\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
     loops = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(os.cpu_count() or 1)]
     try:
         time.sleep(0.3)  # started and spinning
