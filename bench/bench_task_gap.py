@@ -25,9 +25,9 @@ Two more figures say how much of the gap is the machine's:
   measured as the wire sends the frame and, for comparison, as pickled
   dataclasses (how it travelled before the wire flattened it).
 
-Both are measured once more with every cpu kept from idling by a busy loop
-at the lowest priority (``nice 19``), which yields to anything else that
-wants the cpu.  It is a diagnostic, not a way to run jmesos: the difference
+The jmesos gap and the cold frame are measured once more with every cpu kept
+from idling by a busy loop at the lowest priority (``nice 19``), which yields
+to anything else that wants the cpu.  It is a diagnostic, not a way to run jmesos: the difference
 says how much of the gap is the cpus waking from idle (on a virtual machine,
 the host waking the virtual cpu) rather than work jmesos does.
 
