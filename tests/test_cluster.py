@@ -413,6 +413,16 @@ def test_a_cluster_that_cannot_start_quotes_why(tmp_path, monkeypatch):
     assert "this machine refuses to start Python" in str(failure.value)
 
 
+def _wait_gone(pids, timeout=10.0):
+    """The processes among ``pids`` still alive after up to ``timeout`` seconds (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.05)
+    return alive
+
+
 def test_stop_leaves_no_process_behind():
     cluster = jmesos.LocalCluster(agents=2, cpus=1, mem="512MiB")
     handle = cluster.run_async(
@@ -423,20 +433,7 @@ def test_stop_leaves_no_process_behind():
     assert len(pids) >= 5  # supervisor, master, agents, and the task's processes
     cluster.stop()
     assert handle.done
-    deadline = time.monotonic() + 5
-    while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
-        assert time.monotonic() < deadline, [p for p in pids if psutil.pid_exists(p)]
-        time.sleep(0.05)
-
-
-def _wait_gone(pids, timeout=10.0):
-    """The processes among ``pids`` still alive after up to ``timeout`` seconds (zombies count as gone)."""
-    deadline = time.monotonic() + timeout
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        time.sleep(0.05)
-    return alive
+    assert _wait_gone(pids, timeout=5) == []
 
 
 def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
