@@ -11,7 +11,8 @@ Measured side by side in one run on this machine, medians of ``--runs`` fresh cl
 - round trip: one no-op task at a time, submit -> result seen by the caller;
 - memory: sum of PSS of every process of the cluster right after start;
 - efficiency: 400 x 50 ms sleeps on 4 workers x 1 cpu, ideal time / measured time, and
-  jmesos's overhead against the same sleeps in a plain ``multiprocessing`` pool of 4.
+  jmesos's overhead against the same sleeps in a plain ``multiprocessing`` pool of 4; printed
+  run by run as well, since it moves with how fast the machine's idle cpus wake.
 
 The last line is one JSON object with the headline figures, for comparing runs.
 """
@@ -306,7 +307,7 @@ def main() -> int:
             f"{name:<14}{r['ready']:>9.3f}{r['first']:>10.1f}{r['throughput']:>10,.0f}{r['rtt']:>9.2f}{r['mem']:>9.0f}"
             f"{r['sleeps']:>10.2f}{ideal / r['sleeps']:>8.1%}"
         )
-    print("\n400 x 50 ms sleeps, efficiency run by run:")
+    print(f"\n{args.sleeps} x 50 ms sleeps, efficiency run by run:")
     for name, values in efficiencies.items():
         print(f"  {name:<12}" + "  ".join(f"{e:.1%}" for e in values))
     headline: dict[str, float] = {}
@@ -314,7 +315,7 @@ def main() -> int:
         j = results["jmesos"]
         overhead = j["sleeps"] / j["pool"] - 1
         print(
-            f"\n400 x 50 ms sleeps: jmesos {j['sleeps']:.3f} s, multiprocessing pool {j['pool']:.3f} s -> overhead {overhead:+.1%}"
+            f"\n{args.sleeps} x 50 ms sleeps: jmesos {j['sleeps']:.3f} s, multiprocessing pool {j['pool']:.3f} s -> overhead {overhead:+.1%}"
         )
         headline = {
             "jmesos_ready_s": round(j["ready"], 3),
