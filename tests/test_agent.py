@@ -437,6 +437,31 @@ def test_threads_a_task_leaves_running_cannot_touch_later_tasks(shared):
     master.wait(lambda: pid_gone(haunted), timeout=10, what="the haunted worker to exit")
 
 
+def test_own_children_lists_running_and_unreaped_children_and_nothing_where_the_kernel_cannot_say(monkeypatch):
+    """What a worker checks after every task for processes its task left behind."""
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(ended.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the short child never ended"
+            time.sleep(0.01)
+        children = containers.own_children()
+        assert running.pid in children and ended.pid in children, children
+    finally:
+        running.kill()
+        running.wait()
+        ended.wait()
+    children = containers.own_children()
+    assert running.pid not in children and ended.pid not in children, children
+
+    def no_children_file(path, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    monkeypatch.setattr(containers.os, "open", no_children_file)  # /proc without the children file
+    assert containers.own_children() == []
+
+
 def test_a_long_task_has_its_sandbox_while_it_runs(shared, tmp_path):
     master, agent = shared
     flag = tmp_path / "go"

@@ -208,9 +208,9 @@ def _vsz_bytes() -> int:
         return 0
 
 
-def _reap_leftovers() -> None:
+def _reap_leftovers(children: list[int]) -> None:
     """Kill the processes a finished task left running (its direct children) so they do not pile up."""
-    for pid in own_children():
+    for pid in children:
         for target in [*descendants(pid), pid]:
             try:
                 os.kill(target, signal.SIGKILL)
@@ -336,7 +336,6 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
     applied_mem: float | None = None
     capture = link.capture = _Capture(capture_dir)
     capture.rotate(0)
-    children = f"/proc/self/task/{os.getpid()}/children"
     own_threads = {t.ident for t in threading.enumerate()}
     while True:
         frame = link.recv()
@@ -421,13 +420,9 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
             except OSError as exc:
                 message += f"\n(the task's output could not be saved in {sandbox}: {exc})"
             capture.rotate(capture.gen + 1)
-        fd = os.open(children, os.O_RDONLY)
-        try:
-            leftovers = os.read(fd, 4096)
-        finally:
-            os.close(fd)
+        leftovers = own_children()
         if leftovers:
-            _reap_leftovers()
+            _reap_leftovers(leftovers)
         try:
             link.send(("done", task_id, outcome, data, message, capture.gen, bool(stray)))
         except (pickle.PicklingError, MemoryError) as exc:
