@@ -87,6 +87,34 @@ def run_master(
             # wait for the next launch to the agent instead of waking it by itself.
             hub.send(channel, message, lazy=kind is m.StatusUpdateAck, at_once=kind in _AT_ONCE)
 
+    def handle(event: Any) -> None:
+        now = clock()
+        channel = event.channel
+        if event.kind == "connected" and channel is not None:
+            peers[channel.name] = channel
+        elif event.kind == "messages" and channel is not None:
+            for message in event.messages:
+                if isinstance(message, m.Subscribe):
+                    observers.add(channel)
+                    if message.replay and len(history):
+                        hub.send(channel, m.EventBatch(list(history)))
+                    continue
+                try:
+                    route(master.receive(now, channel.name, message))
+                except Exception as exc:  # a bug must not take the cluster down: report it
+                    fresh.append(
+                        Event(now, "error", "master", "", {"message": f"master failed on {message!r:.200}: {exc!r}"})
+                    )
+                    print(f"jmesos master: error handling {type(message).__name__}: {exc!r}", file=sys.stderr)
+        elif event.kind == "closed" and channel is not None:
+            peers.pop(channel.name, None)
+            if channel in observers:
+                observers.discard(channel)
+            else:
+                route(master.disconnected(now, channel.name))
+        elif event.kind == "refused":
+            fresh.append(Event(now, "error", "master", "", {"message": event.detail}))
+
     while not stopping:
         now = clock()
         deadline = master.next_deadline()
@@ -94,34 +122,7 @@ def run_master(
             deadline = min(deadline, stream_at)
         timeout = max(0.0, min(deadline - now, 1.0))
         for event in hub.poll(timeout):
-            now = clock()
-            channel = event.channel
-            if event.kind == "connected" and channel is not None:
-                peers[channel.name] = channel
-            elif event.kind == "messages" and channel is not None:
-                for message in event.messages:
-                    if isinstance(message, m.Subscribe):
-                        observers.add(channel)
-                        if message.replay and len(history):
-                            hub.send(channel, m.EventBatch(list(history)))
-                        continue
-                    try:
-                        route(master.receive(now, channel.name, message))
-                    except Exception as exc:  # a bug must not take the cluster down: report it
-                        fresh.append(
-                            Event(
-                                now, "error", "master", "", {"message": f"master failed on {message!r:.200}: {exc!r}"}
-                            )
-                        )
-                        print(f"jmesos master: error handling {type(message).__name__}: {exc!r}", file=sys.stderr)
-            elif event.kind == "closed" and channel is not None:
-                peers.pop(channel.name, None)
-                if channel in observers:
-                    observers.discard(channel)
-                else:
-                    route(master.disconnected(now, channel.name))
-            elif event.kind == "refused":
-                fresh.append(Event(now, "error", "master", "", {"message": event.detail}))
+            handle(event)
         now = clock()
         if master.next_deadline() <= now:
             route(master.tick(now))
@@ -135,6 +136,12 @@ def run_master(
             for observer in observers:
                 hub.send(observer, m.EventBatch(unsent))
             unsent = []
+    # what arrived before the stop is handled, so the log keeps it: the goodbye of an agent that
+    # left while the master was busy with another's is otherwise unread when the cluster stops
+    for event in hub.poll(0):
+        handle(event)
+    history.extend(fresh)
+    unsent.extend(fresh)
     if unsent:
         for observer in observers:
             hub.send(observer, m.EventBatch(unsent))
