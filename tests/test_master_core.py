@@ -142,7 +142,8 @@ def test_agent_that_misses_health_checks_is_removed_and_its_tasks_lost(h):
     assert [(s.task_id, s.state, s.reason) for s in lost] == [("t1", TaskState.TASK_LOST, Reason.REASON_AGENT_REMOVED)]
     assert [msg.agent_id for msg in h.take("F", m.AgentLost)] == ["agent-1"]
     assert h.take("F", m.RescindOffer)  # the outstanding rest of the agent was rescinded
-    assert "agent_removed" in h.kinds()
+    (removed,) = [e for e in h.events if e.kind == "agent_removed"]
+    assert removed.data["graceful"] is False  # the master gave up on it: it died
 
 
 def test_an_agent_removed_that_comes_back_is_registered_anew_and_says_what_it_was(h):
@@ -396,6 +397,8 @@ def test_the_cluster_asks_agents_to_shut_down_and_they_leave_when_they_say_goodb
     assert a1 in h.master.agents  # it stays until it says goodbye, so its tasks' ends still arrive
     h.send("A1", m.UnregisterAgent(a1))
     assert a1 not in h.master.agents and a2 in h.master.agents
+    (removed,) = [e for e in h.events if e.kind == "agent_removed"]
+    assert (removed.data["agent_id"], removed.data["graceful"]) == (a1, True)  # it left; it did not die
 
     h.send("F", m.ShutdownAgents([a2], "a framework tries"))
     (error,) = h.take("F", m.FrameworkError)

@@ -136,6 +136,39 @@ def test_an_agent_that_came_back_under_a_new_id_names_its_other_id_in_both_rows_
     assert (cards["agent-2"]["alive"], cards["agent-2"]["previous_id"]) == (True, "agent-1")
 
 
+def test_an_agent_that_shut_down_is_shown_as_left_not_dead_in_counts_rows_and_cards() -> None:
+    def added(t: float, agent_id: str) -> Event:
+        data = {"agent_id": agent_id, "hostname": "h1", "resources": {"cpus": 2, "mem": 1024}, "attributes": {}}
+        return Event(t, "agent_added", agent_id, "", data)
+
+    def removed(t: float, agent_id: str, reason: str, graceful: bool) -> Event:
+        return Event(t, "agent_removed", agent_id, "", {"agent_id": agent_id, "reason": reason, "graceful": graceful})
+
+    state = ClusterState().apply(
+        [
+            added(0.0, "agent-1"),
+            added(0.0, "agent-2"),
+            added(0.0, "agent-3"),
+            removed(4.0, "agent-1", "missed 3 health checks", graceful=False),
+            removed(9.0, "agent-2", "the agent shut down", graceful=True),
+            # a log saved before the flag existed: removed means dead, as it was then shown
+            Event(9.5, "agent_removed", "agent-3", "", {"agent_id": "agent-3", "reason": "missed 3 health checks"}),
+        ]
+    )
+
+    summary = state.summary()
+    assert (summary["agents"], summary["dead_agents"], summary["left_agents"]) == (0, 2, 1)
+    rows = {row["agent"]: row for row in tables.agents_table(state).to_dicts()}
+    assert [rows[a]["status"] for a in ("agent-1", "agent-2", "agent-3")] == ["dead", "shut down", "dead"]
+    assert tables.gone_note(summary) == " (2 dead, 1 shut down)"
+    page = tables.static_html(state)
+    assert "2 dead</span>, 1 shut down)" in page and "shut down: the agent shut down" in page
+    cards = {n["id"]: n for n in snap.cluster_view(state)["nodes"] if n["kind"] == "agent"}
+    assert [(cards[a]["alive"], cards[a]["left"]) for a in ("agent-1", "agent-2")] == [(False, False), (False, True)]
+    head = snap.header(state)
+    assert (head["dead_agents"], head["left_agents"]) == (2, 1)
+
+
 class CountingView:
     """Stands in for a widget: records each push and the thread it came on."""
 

@@ -9,7 +9,8 @@ internal state: if a view needs it, it is an event.
 Event kinds (``data`` keys in brackets):
 
 - ``agent_added`` [agent_id, hostname, resources, attributes, previous_id (the id of an agent
-  removed that came back as this one, else None)], ``agent_removed`` [agent_id, reason]
+  removed that came back as this one, else None)], ``agent_removed`` [agent_id, reason, graceful
+  (True: it shut down and said goodbye; False: the master gave up on it, it died)]
 - ``framework_added`` [framework_id, name, role], ``framework_removed`` [framework_id, reason],
   ``framework_disconnected`` / ``framework_reconnected`` [framework_id]
 - ``offer`` [offer_id, framework_id, agent_id, resources, explanation]

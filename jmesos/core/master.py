@@ -892,7 +892,7 @@ class Master:
     def _on_unregister_agent(self, now: float, peer: str, msg: m.UnregisterAgent, out: Outbox) -> None:
         agent = self.agents.get(self._peer_agent.get(peer, ""))
         if agent is not None:
-            self._remove_agent(now, agent, "the agent shut down", out)
+            self._remove_agent(now, agent, "the agent shut down", out, graceful=True)
 
     def _on_shutdown_agents(self, now: float, peer: str, msg: m.ShutdownAgents, out: Outbox) -> None:
         """Pass the request on to each agent named; it kills its tasks and unregisters.
@@ -959,7 +959,12 @@ class Master:
                 agent.awaiting_pong = True
                 out.append((agent.peer, m.Ping()))
 
-    def _remove_agent(self, now: float, agent: _Agent, why: str, out: Outbox) -> None:
+    def _remove_agent(self, now: float, agent: _Agent, why: str, out: Outbox, graceful: bool = False) -> None:
+        """Take ``agent`` out of the cluster: its tasks are lost, its offers rescinded, frameworks told.
+
+        ``graceful`` says it said goodbye (it shut down) rather than the master giving up on it, so
+        that views can tell an agent that left from one that died.
+        """
         self._rescind_agent_offers(now, agent, f"agent {agent.id} removed", out)
         lost_message = f"agent {agent.id} was removed: {why}"
         for task in list(agent.tasks.values()):
@@ -977,7 +982,7 @@ class Master:
         self._dirty_agents.discard(agent.id)
         self._total = self._total.subtract_available(agent.total)
         self._shares_dirty = True
-        self._event("agent_removed", source=agent.id, agent_id=agent.id, reason=why)
+        self._event("agent_removed", source=agent.id, agent_id=agent.id, reason=why, graceful=graceful)
         for fw in self.frameworks.values():
             if fw.peer is not None:
                 out.append((fw.peer, m.AgentLost(agent.id)))

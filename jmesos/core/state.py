@@ -128,6 +128,8 @@ class AgentView:
     added: float = 0.0
     removed: float | None = None
     reason: str = ""
+    #: removed because it shut down and said goodbye, not because it died (only when not ``alive``)
+    left: bool = False
     #: the id it had before the master removed it and it came back (None: a new agent)
     previous_id: str | None = None
     #: the id it came back under, once removed (None: it did not)
@@ -453,7 +455,8 @@ class ClusterState:
         return {
             "time": round(self.elapsed, 3),
             "agents": len(self.alive_agents()),
-            "dead_agents": sum(1 for a in self.agents.values() if not a.alive),
+            "dead_agents": sum(1 for a in self.agents.values() if not a.alive and not a.left),
+            "left_agents": sum(1 for a in self.agents.values() if a.left),
             "frameworks": len(self.active_frameworks()),
             "running": sum(n for s, n in counts.items() if s not in TERMINAL),
             "finished": counts.get("TASK_FINISHED", 0),
@@ -501,6 +504,7 @@ class ClusterState:
         agent.connected = False
         agent.removed = e.time
         agent.reason = str(d.get("reason") or "")
+        agent.left = bool(d.get("graceful"))
         self.total = self.total.subtract_available(agent.total)
         # the master reports each task's loss; anything it did not is gone with the agent
         for key in list(agent.tasks):

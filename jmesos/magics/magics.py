@@ -437,9 +437,8 @@ class MesosMagics(Magics):
         _, state = self._state()
         s = state.summary()
         util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
-        dead = f" ({s['dead_agents']} dead)" if s["dead_agents"] else ""
         print(
-            f"{cluster!r}\n{s['agents']} agents{dead}, {s['frameworks']} frameworks, {s['running']} tasks running, "
+            f"{cluster!r}\n{s['agents']} agents{tables.gone_note(s)}, {s['frameworks']} frameworks, {s['running']} tasks running, "
             f"{s['finished']} finished, {s['failed']} failed/lost, {s['offers']} open offers; utilisation {util or 'n/a'}; "
             f"{s['events']} events over {s['time']:.1f}s"
         )

@@ -47,6 +47,11 @@ function fmt(x, unit) {
   return `${+(+x).toFixed(2)}`;
 }
 
+// an agent no longer in the cluster: "left" if it shut down and said goodbye, "dead" if the master gave up on it
+function goneClass(agent) {
+  return agent.left ? "left" : "dead";
+}
+
 function pct(x) {
   return `${Math.round(100 * (x || 0))}%`;
 }
@@ -101,7 +106,7 @@ function drawCluster(pane, d, W, H, ctx) {
   for (const n of nodes) {
     if (n.kind === "agent" || n.kind === "framework") {
       const a = pos.master, b = pos[n.id];
-      sv("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: n.kind === "agent" && !n.alive ? "jm-edge dead" : "jm-edge" }, gEdges);
+      sv("line", { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: n.kind === "agent" && !n.alive ? `jm-edge ${goneClass(n)}` : "jm-edge" }, gEdges);
     }
   }
   const color = {};
@@ -143,18 +148,18 @@ function drawCluster(pane, d, W, H, ctx) {
   for (const n of agents) {
     const p = pos[n.id];
     const g = sv("g", {
-      class: `jm-agent${n.alive ? "" : " dead"}${n.connected ? "" : " disconnected"}`,
+      class: `jm-agent${n.alive ? "" : " " + goneClass(n)}${n.connected ? "" : " disconnected"}`,
       transform: `translate(${p.x - cardW / 2},${p.y - cardH / 2})`,
       "data-agent": n.id,
     }, svg);
     sv("rect", { width: cardW, height: cardH, rx: 6, class: "jm-card" }, g);
     sv("text", { x: 8, y: 15, class: "jm-label" }, g, n.label);
-    sv("text", { x: cardW - 8, y: 15, "text-anchor": "end", class: n.alive ? "jm-sub" : "jm-dead-label" }, g,
+    sv("text", { x: cardW - 8, y: 15, "text-anchor": "end", class: n.alive || n.left ? "jm-sub" : "jm-dead-label" }, g,
       n.alive ? `${n.tasks} task${n.tasks === 1 ? "" : "s"}${n.connected ? "" : " · disconnected"}`
-        : n.back_as ? `✕ back as ${n.back_as}` : "✕ dead");
+        : n.back_as ? `✕ back as ${n.back_as}` : n.left ? "shut down" : "✕ dead");
     let y = 23;
     const barX = 40, barW = cardW - 48;
-    const tipLines = [`agent ${n.id}${n.hostname ? ` on ${n.hostname}` : ""}${n.alive ? "" : " — DEAD: " + n.reason}`];
+    const tipLines = [`agent ${n.id}${n.hostname ? ` on ${n.hostname}` : ""}${n.alive ? "" : (n.left ? " — left: " : " — DEAD: ") + n.reason}`];
     if (n.previous_id) tipLines.push(`was ${n.previous_id}: removed, then registered again under this id`);
     if (n.back_as) tipLines.push(`registered again as ${n.back_as}`);
     for (const b of n.bars || []) {
@@ -191,6 +196,7 @@ function drawCluster(pane, d, W, H, ctx) {
   item(`url(#jm-hatch-${ctx.uid})`, "offered (not yet accepted)");
   item("#e6e8eb", "free", "jm-bar-bg");
   item("#fdecea", "dead agent", "jm-dead-swatch");
+  if (agents.some((n) => n.left)) item("#f4f5f7", "shut down", "jm-left-swatch");
   if (d.hidden_agents) sv("text", { x: W - 20, y: 14, "text-anchor": "end", class: "jm-sub" }, svg, `+${d.hidden_agents} agents not shown`);
 }
 
@@ -344,10 +350,10 @@ function drawTasks(pane, d, W, H) {
   agents.forEach((a, i) => {
     const h = a.lanes * laneH + 2;
     rowY[a.id] = y;
-    sv("rect", { x: left, y, width: right - left, height: h, class: a.alive ? (i % 2 ? "jm-row odd" : "jm-row") : "jm-row dead" }, svg);
-    const label = sv("text", { x: left - 8, y: y + Math.min(h, 24) / 2 + 4, "text-anchor": "end", class: a.alive ? "jm-label" : "jm-dead-label" }, svg,
-      (a.alive ? "" : "✕ ") + (a.label.length > 12 ? a.label.slice(0, 11) + "…" : a.label));
-    label.dataset.tip = `${a.id}${a.alive ? "" : " (dead)"}`;
+    sv("rect", { x: left, y, width: right - left, height: h, class: a.alive ? (i % 2 ? "jm-row odd" : "jm-row") : `jm-row ${goneClass(a)}` }, svg);
+    const label = sv("text", { x: left - 8, y: y + Math.min(h, 24) / 2 + 4, "text-anchor": "end", class: a.alive ? "jm-label" : a.left ? "jm-sub" : "jm-dead-label" }, svg,
+      (a.alive || a.left ? "" : "✕ ") + (a.label.length > 12 ? a.label.slice(0, 11) + "…" : a.label));
+    label.dataset.tip = `${a.id}${a.alive ? "" : a.left ? " (shut down)" : " (dead)"}`;
     y += h + 4;
   });
   for (const t of tasks) {
@@ -451,7 +457,7 @@ function drawTrace(pane, d, W, H, ctx) {
     const cx = colX[a.id];
     sv("line", { x1: cx, x2: cx, y1: 0, y2: height, class: "jm-lifeline" }, svg);
     sv("line", { x1: cx, x2: cx, y1: 28, y2: 34, class: "jm-lifeline" }, headSvg);
-    const g = sv("g", { class: `jm-actor jm-actor-${a.kind}${a.alive === false ? " dead" : ""}`, transform: `translate(${cx},${15})`, "data-actor": a.id }, headSvg);
+    const g = sv("g", { class: `jm-actor jm-actor-${a.kind}${a.alive === false ? " " + goneClass(a) : ""}`, transform: `translate(${cx},${15})`, "data-actor": a.id }, headSvg);
     const w = Math.min(step - 6, 110);
     sv("rect", { x: -w / 2, y: -12, width: w, height: 24, rx: 5, style: a.color ? `fill:${a.color}` : null }, g);
     const name = a.label.length > w / 7 ? a.label.slice(0, Math.max(3, Math.floor(w / 7) - 1)) + "…" : a.label;
@@ -512,6 +518,7 @@ function drawHeader(box, h) {
   stat("s", (h.time || 0).toFixed(1));
   stat(h.agents === 1 ? "agent" : "agents", h.agents);
   if (h.dead_agents) stat("dead", h.dead_agents, "bad");
+  if (h.left_agents) stat("shut down", h.left_agents);
   stat(h.frameworks.length === 1 ? "framework" : "frameworks", h.frameworks.length);
   stat("running", h.running);
   stat("finished", h.finished);

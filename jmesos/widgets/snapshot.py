@@ -108,6 +108,7 @@ def header(state: ClusterState, title: str = "jmesos", status: str = "", info: s
         "time": s["time"],
         "agents": s["agents"],
         "dead_agents": s["dead_agents"],
+        "left_agents": s["left_agents"],
         "running": s["running"],
         "finished": s["finished"],
         "failed": s["failed"],
@@ -217,6 +218,7 @@ def cluster_view(state: ClusterState, max_agents: int = 48, column: int = 6) -> 
                 "label": agent.agent_id,
                 "hostname": agent.hostname,
                 "alive": agent.alive,
+                "left": agent.left,
                 "connected": agent.connected,
                 "reason": agent.reason,
                 # an agent cut off past its health checks that registered again: one machine, two ids
@@ -395,6 +397,7 @@ def tasks_view(state: ClusterState, window: float = 60.0, max_tasks: int = 600) 
             "id": a.agent_id,
             "label": a.agent_id,
             "alive": a.alive,
+            "left": a.left,
             "lanes": max(1, len(lanes_end.get(a.agent_id, []))),
         }
         for a in sorted(state.agents.values(), key=lambda a: _natural(a.agent_id))
@@ -482,7 +485,10 @@ def trace_view(state: ClusterState, last: int = 24, heartbeats: bool = False) ->
     agent_ids = sorted(
         {a for a in seen if a in state.agents} | {a.agent_id for a in state.alive_agents()}, key=_natural
     )
-    actors += [{"id": a, "kind": "agent", "label": a, "alive": state.agents[a].alive} for a in agent_ids[:12]]
+    actors += [
+        {"id": a, "kind": "agent", "label": a, "alive": state.agents[a].alive, "left": state.agents[a].left}
+        for a in agent_ids[:12]
+    ]
     known = {a["id"] for a in actors}
     messages = []
     for i, event in enumerate(chosen):

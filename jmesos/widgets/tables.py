@@ -124,12 +124,12 @@ def _ratio(used: float, total: float, unit: str = "") -> str:
 
 def _agent_status(agent: AgentView) -> str:
     if not agent.alive:
-        return "dead"
+        return "shut down" if agent.left else "dead"
     return "alive" if agent.connected else "disconnected"
 
 
 def _agent_note(agent: AgentView) -> str:
-    """Why it is dead, or its attributes; and the other id of an agent removed that came back."""
+    """Why it is gone, or its attributes; and the other id of an agent removed that came back."""
     parts = [
         f"was {agent.previous_id}" if agent.previous_id else "",
         agent.reason or ", ".join(f"{k}={v}" for k, v in agent.attributes.items()),
@@ -156,7 +156,7 @@ def agents_table(state: ClusterState) -> Table:
                 _agent_note(agent),
             ]
         )
-        styles.append(_BAD if not agent.alive else "")
+        styles.append(_BAD if not agent.alive and not agent.left else "")
     return Table(
         "agents",
         [
@@ -333,6 +333,20 @@ def _bar_html(parts: list[tuple[float, str]], total: float) -> str:
     return f"<span style='display:inline-block;width:120px;background:#e8eaed;border-radius:2px;overflow:hidden;line-height:0'>{segs}</span>"
 
 
+def gone_note(summary: dict[str, Any], dead_style: str = "") -> str:
+    """``" (2 dead, 1 shut down)"``: the agents no longer in the cluster (``""`` if none).
+
+    With ``dead_style`` (CSS) it is HTML, the dead ones in a span of that style.
+    """
+    parts = []
+    if summary["dead_agents"]:
+        dead = f"{summary['dead_agents']} dead"
+        parts.append(f"<span style='{dead_style}'>{dead}</span>" if dead_style else dead)
+    if summary["left_agents"]:
+        parts.append(f"{summary['left_agents']} shut down")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def static_html(state: ClusterState, title: str = "jmesos") -> str:
     """A self-contained HTML picture of the cluster for places where widgets cannot run."""
     s = state.summary()
@@ -341,13 +355,13 @@ def static_html(state: ClusterState, title: str = "jmesos") -> str:
     lines = [
         "<div class='jmesos-static' style='font-family:system-ui,sans-serif;font-size:12px'>",
         f"<div><b>{html.escape(title)}</b> · t={s['time']:.1f}s · {s['agents']} agents"
-        + (f" (<span style='color:{_BAD}'>{s['dead_agents']} dead</span>)" if s["dead_agents"] else "")
+        + gone_note(s, dead_style=f"color:{_BAD}")
         + f" · {s['frameworks']} frameworks · {s['running']} running, {s['finished']} finished, {s['failed']} failed"
         + f" · {s['offers']} open offers · utilisation {html.escape(util or 'n/a')}</div>",
         "<table style='border-collapse:collapse;margin-top:4px'>",
     ]
     for agent in sorted(state.agents.values(), key=lambda a: a.agent_id):
-        style = f"color:{_BAD}" if not agent.alive else ""
+        style = "" if agent.alive else "color:#888" if agent.left else f"color:{_BAD}"
         cells = []
         for name in ("cpus", "mem"):
             used_by: dict[str, float] = {}
@@ -357,7 +371,7 @@ def static_html(state: ClusterState, title: str = "jmesos") -> str:
                     used_by[task.framework_id] = used_by.get(task.framework_id, 0.0) + task.resources.get(name)
             parts = [(v, colors.get(f, "#888")) for f, v in used_by.items()] + [(agent.offered.get(name), "#8a94a3")]
             cells.append(f"<td style='padding:1px 8px'>{name} {_bar_html(parts, agent.total.get(name))}</td>")
-        status = "dead: " + agent.reason if not agent.alive else f"{len(agent.tasks)} tasks"
+        status = f"{_agent_status(agent)}: {agent.reason}" if not agent.alive else f"{len(agent.tasks)} tasks"
         lines.append(
             f"<tr style='{style}'><td style='padding:1px 8px'>{html.escape(agent.agent_id)}</td>"
             + "".join(cells)
