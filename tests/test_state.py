@@ -15,6 +15,8 @@ from jmesos.core.events import Event, EventLog
 from jmesos.core.resources import Resources
 from jmesos.core.state import ClusterState, Timeline
 from jmesos.core.states import TaskState
+from jmesos.widgets import snapshot as snap
+from jmesos.widgets import tables
 from jmesos.widgets.sample import sample_events
 
 from .harness import Harness
@@ -229,6 +231,36 @@ def test_shares_build_the_time_series_and_locality_counts() -> None:
     assert (fw.local, fw.remote, fw.locality) == (1, 1, 0.5)
     state.apply([ev(3.0, "framework_removed", "fw", framework_id="fw", reason="the framework stopped")])
     assert not fw.active and fw.share == 0.0 and state.shares() == {}
+
+
+def test_each_sample_keeps_what_tasks_hold_and_that_with_the_offers_not_answered_yet() -> None:
+    # t1 and t2 hold 3 of the 6 cpus; agent-2 (2 cpus, 1 GiB) is out on offer to fw, so with it
+    # fw is at 5/6; declined, and t2 (2 cpus) over, t1 holds 1 of 6 either way
+    offer = ev(1.25, "offer", "master", "fw", offer_id="o-2", framework_id="fw", agent_id="agent-2")
+    offer.data["resources"] = {"cpus": 2, "mem": 1024}
+    state = ClusterState().apply(
+        base_events()
+        + [
+            offer,
+            ev(1.3, "shares", shares={"fw": 0.9}),
+            ev(2.0, "offer_declined", "fw", offer_id="o-2", framework_id="fw", agent_id="agent-2"),
+            ev(
+                3.0, "task_state", "agent-1", task_id="t2", framework_id="fw", agent_id="agent-1", state="TASK_FINISHED"
+            ),
+        ]
+    )
+    (head,) = snap.header(state)["frameworks"]
+    assert (head["held"], head["with_offers"]) == (0.1667, 0.1667)  # nothing out: the two agree
+    state.apply([ev(3.1, "shares", shares={"fw": 0.4})])
+    assert [(p.held["fw"], p.with_offers["fw"]) for p in state.series] == [
+        (0.5, pytest.approx(5 / 6)),
+        (pytest.approx(1 / 6), pytest.approx(1 / 6)),
+    ]
+    assert [p.shares["fw"] for p in state.series] == [0.9, 0.4]  # the allocator's own figures, kept as reported
+    (fw,) = snap.allocation_view(state)["frameworks"]
+    assert [v for _, v in fw["points"]] == [0.5, 0.1667] and [v for _, v in fw["with_offers"]] == [0.8333, 0.1667]
+    (row,) = tables.frameworks_table(state).to_dicts()
+    assert (row["dominant share"], row["with offers out"]) == (0.167, 0.167)
 
 
 def test_refused_tasks_count_and_reconciliation_of_unknown_tasks_is_ignored() -> None:

@@ -255,11 +255,19 @@ class OfferView:
 
 @dataclass(frozen=True)
 class SeriesPoint:
-    """One sample of the allocation: each framework's dominant share and the cluster's utilisation."""
+    """One sample of the allocation: each framework's dominant shares and the cluster's utilisation.
+
+    ``held`` is the dominant share of what a framework's running tasks hold, the share DRF ends
+    up equalising; ``with_offers`` adds the offers it has not answered yet, which the allocator
+    counts as allocated (a framework offered a whole agent is at 100% until it answers).
+    ``shares`` are the allocator's own figures as it reported them (weighted, where weights are set).
+    """
 
     time: float
     shares: dict[str, float]
     utilization: dict[str, float]
+    held: dict[str, float] = field(default_factory=dict)
+    with_offers: dict[str, float] = field(default_factory=dict)
 
 
 class ClusterState:
@@ -439,8 +447,24 @@ class ClusterState:
         yield from self.offers.values()
 
     def shares(self) -> dict[str, float]:
-        """Each active framework's latest dominant share."""
+        """Each active framework's latest dominant share, as the allocator counts it (with its offers out)."""
         return {f.framework_id: f.share for f in self.frameworks.values() if f.active}
+
+    def held_shares(self, with_offers: bool = False) -> dict[str, float]:
+        """Each active framework's dominant share of what its running tasks hold.
+
+        ``with_offers=True`` adds the offers it has not answered yet, as the allocator counts them.
+        """
+        offered: dict[str, Resources] = {}
+        if with_offers:
+            for offer in self.offers.values():
+                offered[offer.framework_id] = offered.get(offer.framework_id, EMPTY) + offer.resources
+        total = self.total
+        return {
+            f.framework_id: (f.used + offered.get(f.framework_id, EMPTY)).dominant_share(total)
+            for f in self.frameworks.values()
+            if f.active
+        }
 
     def task_state_counts(self) -> Counter:
         """How many tasks are (or ended) in each state, over all frameworks."""
@@ -760,7 +784,8 @@ class ClusterState:
         utilization = {str(k): float(v) for k, v in (d.get("utilization") or {}).items() if isinstance(v, (int, float))}
         if utilization:
             self._reported_utilization, self._reported_at = utilization, self._changes
-        self.series.append(SeriesPoint(e.time, shares, self.utilization))
+        point = SeriesPoint(e.time, shares, self.utilization, self.held_shares(), self.held_shares(with_offers=True))
+        self.series.append(point)
 
     def _on_message(self, e: Event, d: dict[str, Any]) -> None:  # apply() takes the fast path; kept for clarity
         self.messages.append(e)

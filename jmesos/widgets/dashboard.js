@@ -56,6 +56,12 @@ function pct(x) {
   return `${Math.round(100 * (x || 0))}%`;
 }
 
+// a framework's dominant share of what its tasks hold, and with the offers it has not answered yet when it has some
+function shareText(f) {
+  if (f.held === undefined || f.held === null) return pct(f.share);
+  return pct(f.held) === pct(f.with_offers) ? pct(f.held) : `${pct(f.held)} (${pct(f.with_offers)} with offers out)`;
+}
+
 function ticks(t0, t1, n) {
   const span = Math.max(1e-9, t1 - t0);
   const raw = span / n;
@@ -137,11 +143,11 @@ function drawCluster(pane, d, W, H, ctx) {
     const p = pos[n.id];
     const g = sv("g", { class: "jm-framework", transform: `translate(${p.x},${p.y})`, "data-fw": n.id }, svg);
     sv("circle", { r: 18, fill: n.color, class: n.connected ? "" : "disconnected" }, g);
-    sv("text", { y: 4, "text-anchor": "middle", class: "jm-fw-share" }, g, pct(n.share));
+    sv("text", { y: 4, "text-anchor": "middle", class: "jm-fw-share" }, g, pct(n.held ?? n.share));
     sv("text", { y: 32, "text-anchor": "middle", class: "jm-label" }, g, n.label);
     sv("text", { y: 45, "text-anchor": "middle", class: "jm-sub" }, g,
       `${n.running} running${n.offers ? ` · ${n.offers} offer${n.offers === 1 ? "" : "s"}` : ""}${n.suppressed ? " · suppressed" : ""}`);
-    g.dataset.tip = `framework ${n.label} (${n.id})\ndominant share ${pct(n.share)}\n${n.running} tasks running\n${n.offers} offers outstanding` +
+    g.dataset.tip = `framework ${n.label} (${n.id})\ndominant share ${shareText(n)}\n${n.running} tasks running\n${n.offers} offers outstanding` +
       (n.connected ? "" : "\ndisconnected");
   }
   // agents: a card with one bar per resource (used by framework | offered | free)
@@ -276,7 +282,8 @@ function lineChart(svg, series, box, yMax, yFmt, title, state) {
       prev = v;
     }
     d += `H${x(t1)}`;
-    sv("path", { d, stroke: s.color, class: `jm-line${s.dash ? " dashed" : ""}`, "data-series": s.id }, svg);
+    sv("path", { d, stroke: s.color, class: `jm-line${s.dash ? " dashed" : ""}${s.faint ? " faint" : ""}`, "data-series": s.id }, svg);
+    if (s.faint) continue;
     const last = s.points[s.points.length - 1];
     sv("circle", { cx: x(t1), cy: y(last[1]), r: 3, fill: s.color }, svg);
   }
@@ -293,7 +300,11 @@ function drawAllocation(pane, d, W, H, ctx) {
   const left = 52, right = W - 150;
   const mid = Math.floor(H / 2);
   const charts = { charts: [] };
-  lineChart(svg, fws.map((f) => ({ id: f.id, name: f.name, color: f.color, points: f.points })),
+  // faint and dashed: the share as the allocator counts it, with the offers not answered yet; drawn
+  // first, under what the framework's tasks hold (a framework offered a whole agent is at 100% until it answers)
+  const withOffers = fws.filter((f) => (f.with_offers || []).length)
+    .map((f) => ({ id: `${f.id}-offers`, name: `${f.name} with offers`, color: f.color, points: f.with_offers, dash: true, faint: true }));
+  lineChart(svg, [...withOffers, ...fws.map((f) => ({ id: f.id, name: f.name, color: f.color, points: f.points }))],
     { left, right, top: 24, bottom: mid - 24, t0, t1 }, 1, pct, "Dominant share per framework (DRF equalises these)", charts);
   lineChart(svg, [
     { id: "cpus", name: "cpus", color: "#3b4b5c", points: util.cpus || [] },
@@ -307,7 +318,13 @@ function drawAllocation(pane, d, W, H, ctx) {
       sv("text", { x: right + 36, y: y0 + i * 18 + 4, class: "jm-label" }, svg, `${s.name.length > 12 ? s.name.slice(0, 11) + "…" : s.name} ${pct(last)}`);
     });
   };
-  legend(fws.filter((f) => f.active !== false).map((f) => ({ name: f.name, color: f.color, points: f.points })), 34);
+  const shown = fws.filter((f) => f.active !== false);
+  legend(shown.map((f) => ({ name: f.name, color: f.color, points: f.points })), 34);
+  if (withOffers.length) {
+    const y0 = 34 + shown.length * 18 + 4;
+    sv("line", { x1: right + 14, x2: right + 30, y1: y0, y2: y0, stroke: "#6b7a8c", class: "jm-line dashed faint" }, svg);
+    sv("text", { x: right + 36, y: y0 + 4, class: "jm-sub" }, svg, "with offers out");
+  }
   legend([{ name: "cpus", color: "#3b4b5c", points: util.cpus || [] }, { name: "mem", color: "#8fa3b8", points: util.mem || [], dash: true }], mid + 30);
   // hover: a cursor line and the values at that time
   const cursor = sv("line", { class: "jm-cursor", y1: 24, y2: H - 24, x1: -10, x2: -10 }, svg);
@@ -528,7 +545,7 @@ function drawHeader(box, h) {
   for (const f of h.frameworks || []) {
     const s = el("span", { class: "jm-fw", "data-fw": f.id }, fws);
     el("span", { class: "jm-swatch", style: `background:${f.color}` }, s);
-    s.appendChild(document.createTextNode(`${f.name} · share ${pct(f.share)} · ${f.running} running`));
+    s.appendChild(document.createTextNode(`${f.name} · share ${shareText(f)} · ${f.running} running`));
   }
 }
 

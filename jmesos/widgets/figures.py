@@ -61,16 +61,24 @@ def allocation_figure(source: Any, widget: bool = False, max_points: int = 2_000
     import plotly.graph_objects as go
 
     d = snap.allocation_view(_state(source), max_points=max_points)
-    data = [
-        go.Scatter(
-            x=[p[0] for p in f["points"]],
-            y=[p[1] for p in f["points"]],
-            name=f["name"],
-            line={"color": f["color"], "shape": "hv"},
-            yaxis="y",
-        )
-        for f in d["frameworks"]
-    ]
+    data = []
+    for f in d["frameworks"]:
+        # solid: what its tasks hold; faint dashes: as the allocator counts it, with its unanswered offers
+        for key, name, style in (
+            ("points", f["name"], {}),
+            ("with_offers", f"{f['name']} with offers out", {"dash": "dash", "width": 1}),
+        ):
+            data.append(
+                go.Scatter(
+                    x=[p[0] for p in f[key]],
+                    y=[p[1] for p in f[key]],
+                    name=name,
+                    legendgroup=f["id"],
+                    opacity=0.45 if style else 1.0,
+                    line={"color": f["color"], "shape": "hv", **style},
+                    yaxis="y",
+                )
+            )
     for name, color, dash in (("cpus", "#3b4b5c", "solid"), ("mem", "#8fa3b8", "dash")):
         points = d["util"][name]
         data.append(

@@ -12,6 +12,7 @@ Times are seconds since the first event (``t`` = 0 when the log starts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -81,6 +82,7 @@ def _rel(state: ClusterState, t: float | None) -> float | None:
 
 
 def _frameworks(state: ClusterState) -> list[dict[str, Any]]:
+    held, with_offers = state.held_shares(), state.held_shares(with_offers=True)
     return [
         {
             "id": fw.framework_id,
@@ -88,6 +90,8 @@ def _frameworks(state: ClusterState) -> list[dict[str, Any]]:
             "color": framework_color(fw),
             "active": fw.active,
             "share": round(fw.share, 4),
+            "held": round(held.get(fw.framework_id, 0.0), 4),
+            "with_offers": round(with_offers.get(fw.framework_id, 0.0), 4),
             "running": fw.running,
         }
         for fw in state.frameworks.values()
@@ -144,6 +148,7 @@ def cluster_view(state: ClusterState, max_agents: int = 48, column: int = 6) -> 
     agents) and the framework → agent edges show where each framework's tasks run.
     """
     colors = {fw.framework_id: framework_color(fw) for fw in state.frameworks.values()}
+    held, with_offers = state.held_shares(), state.held_shares(with_offers=True)
     frameworks = [fw for fw in state.frameworks.values() if fw.active]
     active = {fw.framework_id for fw in frameworks}
     agents = sorted(state.agents.values(), key=lambda a: (not a.alive, _natural(a.agent_id)))
@@ -187,6 +192,8 @@ def cluster_view(state: ClusterState, max_agents: int = 48, column: int = 6) -> 
                 "label": fw.name,
                 "color": colors[fw.framework_id],
                 "share": round(fw.share, 3),
+                "held": round(held.get(fw.framework_id, 0.0), 3),
+                "with_offers": round(with_offers.get(fw.framework_id, 0.0), 3),
                 "running": fw.running,
                 "offers": sum(1 for o in state.offers.values() if o.framework_id == fw.framework_id),
                 "connected": fw.connected,
@@ -321,19 +328,17 @@ def allocation_view(state: ClusterState, max_points: int = 300) -> dict[str, Any
     series = _downsample(list(state.series), max_points)
     frameworks = []
     for fw in state.frameworks.values():
-        points = [
-            [_rel(state, p.time), round(p.shares.get(fw.framework_id, 0.0), 4)]
-            for p in series
-            if p.time >= fw.registered
-        ]
-        if fw.removed is not None:
-            points = [p for p in points if p[0] <= _rel(state, fw.removed)]
+        fid = fw.framework_id
+        end = fw.removed if fw.removed is not None else math.inf
+        during = [p for p in series if fw.registered <= p.time <= end]
         frameworks.append(
             {
-                "id": fw.framework_id,
+                "id": fid,
                 "name": fw.name,
                 "color": framework_color(fw),
-                "points": points,
+                # what its tasks hold; and as the allocator counts it, with the offers it has not answered
+                "points": [[_rel(state, p.time), round(p.held.get(fid, 0.0), 4)] for p in during],
+                "with_offers": [[_rel(state, p.time), round(p.with_offers.get(fid, 0.0), 4)] for p in during],
                 "active": fw.active,
             }
         )

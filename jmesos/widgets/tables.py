@@ -177,8 +177,13 @@ def agents_table(state: ClusterState) -> Table:
 
 
 def frameworks_table(state: ClusterState) -> Table:
-    """One row per framework: role, status, dominant share, tasks by outcome, offers by answer, locality."""
+    """One row per framework: role, status, dominant share, tasks by outcome, offers by answer, locality.
+
+    The dominant share is of what its running tasks hold; "with offers out" adds the offers it has
+    not answered yet, which the allocator counts as allocated.
+    """
     rows, styles = [], []
+    held, with_offers = state.held_shares(), state.held_shares(with_offers=True)
     for fw in state.frameworks.values():
         counts = fw.task_counts
         failed = sum(n for s, n in counts.items() if s in TERMINAL and s != "TASK_FINISHED")
@@ -196,7 +201,8 @@ def frameworks_table(state: ClusterState) -> Table:
                 fw.name,
                 fw.role,
                 status,
-                round(fw.share, 3),
+                round(held.get(fw.framework_id, 0.0), 3),
+                round(with_offers.get(fw.framework_id, 0.0), 3),
                 fw.running,
                 counts.get("TASK_FINISHED", 0),
                 failed,
@@ -214,6 +220,7 @@ def frameworks_table(state: ClusterState) -> Table:
             "role",
             "status",
             "dominant share",
+            "with offers out",
             "running",
             "finished",
             "failed/lost",
@@ -378,11 +385,12 @@ def static_html(state: ClusterState, title: str = "jmesos") -> str:
             + f"<td style='padding:1px 8px'>{html.escape(status)}</td></tr>"
         )
     lines.append("</table><div style='margin-top:4px'>")
+    held = state.held_shares()
     for fw in state.frameworks.values():
         if fw.active:
             lines.append(
                 f"<span style='margin-right:12px'><span style='color:{colors[fw.framework_id]}'>■</span> "
-                f"{html.escape(fw.name)}: share {fw.share:.2f}, {fw.running} running</span>"
+                f"{html.escape(fw.name)}: share {held[fw.framework_id]:.2f}, {fw.running} running</span>"
             )
     lines.append(
         "</div><div style='color:#888'>(static picture: run the notebook to see the live dashboard)</div></div>"

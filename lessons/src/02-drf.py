@@ -120,6 +120,11 @@ shares_ok = expect("dominant shares", shares, {"A": 0.67, "B": 0.67})
 # %% [markdown]
 # The same run as a replay: the **allocation** tab plots both dominant shares over time, climbing in turns
 # to 2/3; the **offers** tab shows each offer and its answer. Drag the slider to step through it.
+#
+# The solid lines are what each framework's tasks hold. The faint dashed ones are the share as the
+# allocator counts it, which includes offers not answered yet: while A holds the offer of the whole
+# agent, A is at 100%: resources out on offer count as allocated, and nobody else is offered them until
+# A answers.
 
 # %%
 Replay(paper.events, views=["allocation", "offers"])
