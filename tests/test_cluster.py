@@ -436,6 +436,58 @@ def test_stop_leaves_no_process_behind():
     assert _wait_gone(pids, timeout=5) == []
 
 
+class StopsTheCluster(jmesos.Scheduler):
+    """Runs one task; when it finishes, waits for its own driver and stops the whole cluster, from the callback."""
+
+    def __init__(self, cluster):
+        self.cluster, self.launched, self.outcome = cluster, False, None
+
+    def resource_offers(self, driver, offers):
+        tasks = [] if self.launched else [TaskInfo(name="one", resources="cpus:1;mem:32", fn=int, args=("7",))]
+        self.launched = True
+        driver.launch_tasks([offers[0].id], tasks)
+
+    def status_update(self, driver, status):
+        if status.state == jmesos.TASK_FINISHED:
+            try:
+                driver.join()  # no timeout: waiting here for the loop that runs this callback would never end
+                self.cluster.stop()
+                self.outcome = "stopped"
+            except Exception as exc:
+                self.outcome = repr(exc)
+
+
+def test_a_scheduler_callback_or_an_event_subscriber_can_stop_the_cluster():
+    cluster = jmesos.LocalCluster(agents=1, cpus=1, mem="256MiB")
+    pids = _cluster_pids(cluster)
+    framework = StopsTheCluster(cluster)
+    cluster.run(framework, timeout=30)
+    assert framework.outcome == "stopped" and not cluster.running
+    assert _wait_gone(pids, timeout=5) == []
+
+    # a subscriber runs on the thread that reads the master's events, which stop() otherwise waits for
+    cluster = jmesos.LocalCluster(agents=1, cpus=1, mem="256MiB")
+    pids = _cluster_pids(cluster)
+    outcome = []
+
+    def on_events(batch):
+        if not outcome and any(e.kind == "agent_added" and e.data["agent_id"] == "agent-2" for e in batch):
+            try:
+                cluster.stop()
+                outcome.append("stopped")
+            except Exception as exc:
+                outcome.append(repr(exc))
+
+    cluster.events.subscribe(on_events)
+    cluster.add_agent()
+    cluster.wait_for(lambda e: e.kind == "agent_added" and e.data["agent_id"] == "agent-2", timeout=20)
+    deadline = time.monotonic() + 20
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert outcome == ["stopped"] and not cluster.running
+    assert _wait_gone(pids, timeout=5) == []
+
+
 def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     """A kernel restart: the Python process that owns the cluster dies with SIGKILL."""
     script = textwrap.dedent(

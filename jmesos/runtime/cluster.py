@@ -439,9 +439,15 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5.0)
+        # an event subscriber may stop the cluster: it runs on the observer, which cannot wait for itself
+        observer = self._observer if self._observer is not threading.current_thread() else None
+        if observer is not None:
+            # the master has exited, so its connection closes: the observer returns once it has read
+            # the last events before the close (turned off first, it could miss the final batch)
+            observer.join(2.0)
         self._observing = False
-        if self._observer is not None:
-            self._observer.join(2.0)
+        if observer is not None:
+            observer.join(2.0)
         if self._hub is not None:
             try:
                 self._hub.shutdown()

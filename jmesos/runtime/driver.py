@@ -88,7 +88,13 @@ class SchedulerDriver(FrameworkAPI):
         return self.status
 
     def join(self, timeout: float | None = None) -> str:
-        """Wait until the driver stops (``driver.stop()`` from a callback, or an abort)."""
+        """Wait until the driver stops (``driver.stop()`` from a callback, or an abort).
+
+        From one of the scheduler's own callbacks it returns at once: the loop that calls them
+        cannot end while a callback waits for it.
+        """
+        if self._on_loop_thread():
+            return self.status
         self._done.wait(timeout)
         return self.status
 
