@@ -438,7 +438,8 @@ class MesosMagics(Magics):
         s = state.summary()
         util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
         print(
-            f"{cluster!r}\n{s['agents']} agents{tables.gone_note(s)}, {s['frameworks']} frameworks, {s['running']} tasks running, "
+            f"{cluster!r}\n{tables.count(s['agents'], 'agent')}{tables.gone_note(s)}, "
+            f"{tables.count(s['frameworks'], 'framework')}, {s['running']} tasks running, "
             f"{s['finished']} finished, {s['failed']} failed/lost, {s['offers']} open offers; utilisation {util or 'n/a'}; "
             f"{s['events']} events over {s['time']:.1f}s"
         )

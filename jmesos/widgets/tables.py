@@ -340,6 +340,11 @@ def _bar_html(parts: list[tuple[float, str]], total: float) -> str:
     return f"<span style='display:inline-block;width:120px;background:#e8eaed;border-radius:2px;overflow:hidden;line-height:0'>{segs}</span>"
 
 
+def count(n: int, noun: str) -> str:
+    """``"1 agent"``, ``"3 agents"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def gone_note(summary: dict[str, Any], dead_style: str = "") -> str:
     """``" (2 dead, 1 shut down)"``: the agents no longer in the cluster (``""`` if none).
 
@@ -361,9 +366,9 @@ def static_html(state: ClusterState, title: str = "jmesos") -> str:
     util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
     lines = [
         "<div class='jmesos-static' style='font-family:system-ui,sans-serif;font-size:12px'>",
-        f"<div><b>{html.escape(title)}</b> · t={s['time']:.1f}s · {s['agents']} agents"
+        f"<div><b>{html.escape(title)}</b> · t={s['time']:.1f}s · {count(s['agents'], 'agent')}"
         + gone_note(s, dead_style=f"color:{_BAD}")
-        + f" · {s['frameworks']} frameworks · {s['running']} running, {s['finished']} finished, {s['failed']} failed"
+        + f" · {count(s['frameworks'], 'framework')} · {s['running']} running, {s['finished']} finished, {s['failed']} failed"
         + f" · {s['offers']} open offers · utilisation {html.escape(util or 'n/a')}</div>",
         "<table style='border-collapse:collapse;margin-top:4px'>",
     ]
