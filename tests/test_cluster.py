@@ -225,6 +225,10 @@ def test_bad_input_is_refused_with_the_field_and_the_fix():
         jmesos.LocalCluster(agents=1, port=99999)
     with pytest.raises(jmesos.ResourceError, match="gpu=1 is not a resource; use one of cpus, mem, disk, gpus"):
         jmesos.Resources(gpu=1)
+    with pytest.raises(jmesos.InvalidArgument, match=r"^cpus=0 leaves an agent without cpus .* e\.g\. cpus=1$"):
+        jmesos.LocalCluster(agents=2, cpus=0)
+    with pytest.raises(jmesos.InvalidArgument, match=r"^agents\[1\]: mem=0 leaves an agent without mem .* mem='1GiB'$"):
+        jmesos.LocalCluster(agents=[{"cpus": 1}, {"cpus": 1, "mem": 0}])
 
 
 def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
@@ -234,6 +238,8 @@ def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
         cluster.run(Squares(1), timeout=-1)
     with pytest.raises(jmesos.InvalidArgument, match="timeout=0 must be a positive number of seconds"):
         cluster.add_agent(timeout=0)
+    with pytest.raises(jmesos.InvalidArgument, match=r"^cpus=0 leaves an agent without cpus"):
+        cluster.add_agent(cpus=0)
     with pytest.raises(jmesos.InvalidArgument, match="predicate=3 must be a function of an event"):
         cluster.wait_for(3)
     with pytest.raises(TypeError, match="kind=3 must be an event kind"):

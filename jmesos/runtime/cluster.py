@@ -118,10 +118,12 @@ def _check_seconds(name: str, value: Any, example: str) -> None:
 
 
 def _agent_specs(
-    agents: Any, cpus: Any, mem: Any, disk: Any, gpus: Any, ports: Any, attributes: Any
+    agents: Any, cpus: Any, mem: Any, disk: Any, gpus: Any, ports: Any, attributes: Any, *, one: bool = False
 ) -> list[dict[str, Any]]:
+    """Checked specs of the agents; ``one``: a single agent (add_agent), so an error need not say which."""
     if isinstance(agents, bool) or not isinstance(agents, (int, list, tuple)):
         raise InvalidArgument(f"agents={agents!r} must be a number of agents or a list of per-agent dicts")
+    listed = not one and not isinstance(agents, int)  # per-agent dicts: an error names the one at fault
     if isinstance(agents, int):
         if agents < 0 or agents > 256:
             raise InvalidArgument(
@@ -145,8 +147,15 @@ def _agent_specs(
             )
         except ResourceError as exc:
             raise InvalidArgument(str(exc)) from None
-        if not resources.cpus or not resources.mem:
-            raise InvalidArgument(f"agent {i} has {resources}; every agent needs cpus > 0 and mem > 0")
+        empty = [name for name in ("cpus", "mem") if not resources.get(name)]
+        if empty:
+            given = ", ".join(f"{name}={agent.get(name, {'cpus': cpus, 'mem': mem}[name])!r}" for name in empty)
+            example = {"cpus": "cpus=1", "mem": "mem='1GiB'"}
+            raise InvalidArgument(
+                f"{f'agents[{i}]: ' if listed else ''}{given} leaves an agent without {' or '.join(empty)} "
+                f"({resources or 'nothing'}); every agent needs cpus > 0 and mem > 0, e.g. "
+                + ", ".join(example[name] for name in empty)
+            )
         specs.append(
             {
                 "resources": str(resources),
@@ -628,7 +637,7 @@ class LocalCluster:
         """One agent's checked spec; what is not given comes from the cluster's per-agent defaults."""
         given = {"cpus": cpus, "mem": mem, "disk": disk, "gpus": gpus, "ports": ports}
         agent = {name: value if value is not None else self._defaults[name] for name, value in given.items()}
-        (spec,) = _agent_specs([agent], None, None, None, None, None, attributes)
+        (spec,) = _agent_specs([agent], None, None, None, None, None, attributes, one=True)
         return spec
 
     def add_engine_agents(
