@@ -229,8 +229,10 @@ def test_shares_build_the_time_series_and_locality_counts() -> None:
         (2.3, 0.25, 0.25),
     ]
     assert (fw.local, fw.remote, fw.locality) == (1, 1, 0.5)
+    assert snap.allocation_view(state)["frameworks"][0]["end"] is None  # still there: its lines run to the end
     state.apply([ev(3.0, "framework_removed", "fw", framework_id="fw", reason="the framework stopped")])
     assert not fw.active and fw.share == 0.0 and state.shares() == {}
+    assert snap.allocation_view(state)["frameworks"][0]["end"] == 3.0  # gone: they stop where it left
 
 
 def test_each_sample_keeps_what_tasks_hold_and_that_with_the_offers_not_answered_yet() -> None:

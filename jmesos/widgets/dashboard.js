@@ -281,9 +281,10 @@ function lineChart(svg, series, box, yMax, yFmt, title, state) {
       else d += `H${x(t)}V${y(v)}`; // a step: the value holds until the next sample
       prev = v;
     }
-    d += `H${x(t1)}`;
+    const ended = s.end !== undefined && s.end !== null;  // a framework that left: its line stops there
+    d += `H${x(ended ? Math.max(s.end, s.points[s.points.length - 1][0]) : t1)}`;
     sv("path", { d, stroke: s.color, class: `jm-line${s.dash ? " dashed" : ""}${s.faint ? " faint" : ""}`, "data-series": s.id }, svg);
-    if (s.faint) continue;
+    if (s.faint || ended) continue;
     const last = s.points[s.points.length - 1];
     sv("circle", { cx: x(t1), cy: y(last[1]), r: 3, fill: s.color }, svg);
   }
@@ -303,8 +304,8 @@ function drawAllocation(pane, d, W, H, ctx) {
   // faint and dashed: the share as the allocator counts it, with the offers not answered yet; drawn
   // first, under what the framework's tasks hold (a framework offered a whole agent is at 100% until it answers)
   const withOffers = fws.filter((f) => (f.with_offers || []).length)
-    .map((f) => ({ id: `${f.id}-offers`, name: `${f.name} with offers`, color: f.color, points: f.with_offers, dash: true, faint: true }));
-  lineChart(svg, [...withOffers, ...fws.map((f) => ({ id: f.id, name: f.name, color: f.color, points: f.points }))],
+    .map((f) => ({ id: `${f.id}-offers`, name: `${f.name} with offers`, color: f.color, points: f.with_offers, end: f.end, dash: true, faint: true }));
+  lineChart(svg, [...withOffers, ...fws.map((f) => ({ id: f.id, name: f.name, color: f.color, points: f.points, end: f.end }))],
     { left, right, top: 24, bottom: mid - 24, t0, t1 }, 1, pct, "Dominant share per framework (DRF equalises these)", charts);
   lineChart(svg, [
     { id: "cpus", name: "cpus", color: "#3b4b5c", points: util.cpus || [] },
@@ -338,6 +339,7 @@ function drawAllocation(pane, d, W, H, ctx) {
     const lines = [`t = ${t.toFixed(2)}s`];
     for (const c of charts.charts) {
       for (const s of c.series) {
+        if (s.end !== undefined && s.end !== null && t > s.end) continue;
         let v = null;
         for (const [pt, pv] of s.points) { if (pt <= t) v = pv; else break; }
         if (v !== null) lines.push(`${s.name}: ${c.yFmt(v)}`);

@@ -340,6 +340,8 @@ def allocation_view(state: ClusterState, max_points: int = 300) -> dict[str, Any
                 "points": [[_rel(state, p.time), round(p.held.get(fid, 0.0), 4)] for p in during],
                 "with_offers": [[_rel(state, p.time), round(p.with_offers.get(fid, 0.0), 4)] for p in during],
                 "active": fw.active,
+                # a removed framework's lines stop where it left (None: it is still there)
+                "end": _rel(state, fw.removed),
             }
         )
     util = {
