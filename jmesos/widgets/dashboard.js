@@ -165,7 +165,7 @@ function drawCluster(pane, d, W, H, ctx) {
         : n.back_as ? `✕ back as ${n.back_as}` : n.left ? "shut down" : "✕ dead");
     let y = 23;
     const barX = 40, barW = cardW - 48;
-    const tipLines = [`agent ${n.id}${n.hostname ? ` on ${n.hostname}` : ""}${n.alive ? "" : (n.left ? " — left: " : " — DEAD: ") + n.reason}`];
+    const tipLines = [`agent ${n.id}${n.hostname ? ` on ${n.hostname}` : ""}${n.alive ? "" : (n.left ? " — shut down: " : " — DEAD: ") + n.reason}`];
     if (n.previous_id) tipLines.push(`was ${n.previous_id}: removed, then registered again under this id`);
     if (n.back_as) tipLines.push(`registered again as ${n.back_as}`);
     for (const b of n.bars || []) {
