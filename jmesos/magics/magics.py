@@ -115,7 +115,7 @@ def _build_parsers() -> dict[str, MagicArgumentParser]:
     dash.add_argument(
         "views", nargs="*", help="views to show: cluster offers allocation tasks locality trace (default: all)"
     )
-    p["agents"] = _parser("agents", "table of agents: used/offered/total resources, tasks, dead or alive")
+    p["agents"] = _parser("agents", "table of agents: used/offered/total resources, tasks, alive, dead or shut down")
     p["frameworks"] = _parser("frameworks", "table of frameworks: dominant share, tasks, offers, locality")
     tasks = p["tasks"] = _parser("tasks", "table of tasks, live ones first")
     tasks.add_argument("--last", type=_positive_int("--last"), default=30, help="how many (default 30)")
