@@ -58,7 +58,6 @@ function pct(x) {
 
 // a framework's dominant share of what its tasks hold, and with the offers it has not answered yet when it has some
 function shareText(f) {
-  if (f.held === undefined || f.held === null) return pct(f.share);
   return pct(f.held) === pct(f.with_offers) ? pct(f.held) : `${pct(f.held)} (${pct(f.with_offers)} with offers out)`;
 }
 
@@ -143,7 +142,7 @@ function drawCluster(pane, d, W, H, ctx) {
     const p = pos[n.id];
     const g = sv("g", { class: "jm-framework", transform: `translate(${p.x},${p.y})`, "data-fw": n.id }, svg);
     sv("circle", { r: 18, fill: n.color, class: n.connected ? "" : "disconnected" }, g);
-    sv("text", { y: 4, "text-anchor": "middle", class: "jm-fw-share" }, g, pct(n.held ?? n.share));
+    sv("text", { y: 4, "text-anchor": "middle", class: "jm-fw-share" }, g, pct(n.held));
     sv("text", { y: 32, "text-anchor": "middle", class: "jm-label" }, g, n.label);
     sv("text", { y: 45, "text-anchor": "middle", class: "jm-sub" }, g,
       `${n.running} running${n.offers ? ` · ${n.offers} offer${n.offers === 1 ? "" : "s"}` : ""}${n.suppressed ? " · suppressed" : ""}`);
@@ -303,7 +302,7 @@ function drawAllocation(pane, d, W, H, ctx) {
   const charts = { charts: [] };
   // faint and dashed: the share as the allocator counts it, with the offers not answered yet; drawn
   // first, under what the framework's tasks hold (a framework offered a whole agent is at 100% until it answers)
-  const withOffers = fws.filter((f) => (f.with_offers || []).length)
+  const withOffers = fws.filter((f) => f.with_offers.length)
     .map((f) => ({ id: `${f.id}-offers`, name: `${f.name} with offers`, color: f.color, points: f.with_offers, end: f.end, dash: true, faint: true }));
   lineChart(svg, [...withOffers, ...fws.map((f) => ({ id: f.id, name: f.name, color: f.color, points: f.points, end: f.end }))],
     { left, right, top: 24, bottom: mid - 24, t0, t1 }, 1, pct, "Dominant share per framework (DRF equalises these)", charts);
