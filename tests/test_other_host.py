@@ -287,18 +287,18 @@ def test_a_partitioned_agent_is_removed_and_comes_back_as_a_new_agent_without_it
 
 def test_the_readme_commands_put_an_agent_on_another_host(other_host, tmp_path):
     """``python -m jmesos master --host 0.0.0.0`` here, ``python -m jmesos agent --master HOST:PORT`` there."""
-    with socket.socket() as probe:
-        probe.bind(("0.0.0.0", 0))
-        port = probe.getsockname()[1]
     secret = tmp_path / "cluster.secret"
+    # port 0: the master takes a free port itself (a port probed and released here could be taken meanwhile)
     master = subprocess.Popen(
-        [sys.executable, "-m", "jmesos", "master", "--host", "0.0.0.0", "--port", str(port), "--secret-file", secret],
+        [sys.executable, "-m", "jmesos", "master", "--host", "0.0.0.0", "--port", "0", "--secret-file", secret],
         stdout=subprocess.PIPE,
         text=True,
     )
     agent = None
     try:
-        assert f"listening on 0.0.0.0:{port}" in master.stdout.readline()
+        line = master.stdout.readline()
+        assert "listening on 0.0.0.0:" in line, line
+        port = int(line.split("listening on 0.0.0.0:")[1].split(";")[0])
         agent = _start_there(
             other_host.namespace,
             [sys.executable, "-m", "jmesos", "agent", "--master", f"{other_host.our_address}:{port}",
