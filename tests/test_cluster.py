@@ -613,20 +613,18 @@ def test_the_commands_refuse_a_port_that_is_not_one(tmp_path):
 
 def test_master_and_agent_commands_form_a_cluster(tmp_path):
     """Agents on other hosts use these commands; here both run on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     secret = tmp_path / "secret"
+    # port 0: the master takes a free port itself (a port probed and released here could be taken meanwhile)
     master = subprocess.Popen(
-        [sys.executable, "-m", "jmesos", "master", "--port", str(port), "--secret-file", str(secret)],
+        [sys.executable, "-m", "jmesos", "master", "--port", "0", "--secret-file", str(secret)],
         stdout=subprocess.PIPE,
         text=True,
     )
     agent = None
     try:
-        assert "listening on 127.0.0.1" in master.stdout.readline()
+        line = master.stdout.readline()
+        assert "listening on 127.0.0.1:" in line, line
+        port = int(line.split("listening on 127.0.0.1:")[1].split(";")[0])
         assert os.stat(secret).st_mode & 0o777 == 0o600
         agent = subprocess.Popen(
             [
