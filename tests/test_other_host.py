@@ -81,7 +81,10 @@ def _start_there(namespace: str, argv: list[str]) -> subprocess.Popen:
 def _end(process: subprocess.Popen) -> None:
     """End what :func:`_start_there` started (unshare ignores SIGTERM while it waits: end its child)."""
     for child in psutil.Process(process.pid).children(recursive=True):
-        child.terminate()
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:  # ended meanwhile: an agent's workers go with it
+            pass
     try:
         process.wait(WAIT)
     except subprocess.TimeoutExpired:
@@ -316,8 +319,10 @@ def test_the_readme_commands_put_an_agent_on_another_host(other_host, tmp_path):
         assert where.status.state == jmesos.TASK_FINISHED, where.status.message
         assert where.status.data == (HOSTNAME, sorted(["lo", other_host.interface]))
     finally:
-        if agent is not None:
-            _end(agent)
-        master.terminate()
-        master.wait(WAIT)
-        master.stdout.close()
+        try:
+            if agent is not None:
+                _end(agent)
+        finally:  # the master goes whatever happened to the agent
+            master.terminate()
+            master.wait(WAIT)
+            master.stdout.close()
