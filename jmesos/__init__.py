@@ -7,6 +7,7 @@
 In a notebook, ``%load_ext jmesos`` adds the ``%mesos`` magics.
 """
 
+from . import executor  # the task-side calls: jmesos.executor.send_framework_message(...)
 from .core.allocator import Policy, make_allocator, policy_names, register_policy
 from .core.events import Event, EventLog
 from .core.model import AgentInfo, Filters, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
@@ -45,6 +46,7 @@ __all__ = [
     "FrameworkHandle",
     "LocalCluster",
     "SchedulerDriver",
+    "executor",
     "load_ipython_extension",
     "unload_ipython_extension",
     *[state.name for state in TaskState],

@@ -17,7 +17,16 @@ from . import messages as m
 from .model import Filters, InvalidArgument, Offer, TaskInfo, TaskStatus
 from .resources import Resources
 
-__all__ = ["Scheduler", "Driver", "FrameworkAPI", "pack_tasks", "offer_ids_of", "as_filters", "check_scheduler"]
+__all__ = [
+    "Scheduler",
+    "Driver",
+    "FrameworkAPI",
+    "pack_tasks",
+    "offer_ids_of",
+    "as_filters",
+    "check_scheduler",
+    "check_failover",
+]
 
 
 class Driver(Protocol):
@@ -110,6 +119,14 @@ def check_scheduler(scheduler: Any) -> None:
         )
 
 
+def check_failover(failover: Any) -> None:
+    """``stop(failover=...)`` takes a bool: a string such as "no" would read as True and leave the tasks running."""
+    if not isinstance(failover, bool):
+        raise InvalidArgument(
+            f"failover={failover!r} must be True (leave the tasks running for a successor) or False (end them)"
+        )
+
+
 def pack_tasks(offer: Offer, tasks: Iterable[TaskInfo], free: Resources | None = None) -> list[TaskInfo]:
     """The tasks, in order, that fit in ``offer`` together; each gets the offer's ``agent_id``.
 
@@ -181,6 +198,9 @@ class FrameworkAPI:
 
     scheduler: Any
     errors: list[str]
+    #: Whether callbacks run on a thread of the driver's own (the live driver), where SystemExit or
+    #: KeyboardInterrupt can only come from the scheduler's code: they abort the framework, saying why.
+    _callbacks_on_own_thread = False
 
     def _listening(self) -> bool:
         """Whether the scheduler still hears callbacks (not after stop or abort)."""
@@ -207,6 +227,19 @@ class FrameworkAPI:
             own_frames = exc.__traceback__.tb_next if exc.__traceback__ else None  # from the scheduler's code on
             trace = "".join(traceback.format_exception(type(exc), exc, own_frames))
             self._report(f"jmesos: {text}{on_error}\n{trace}")
+            return False
+        except BaseException as exc:  # sys.exit() or KeyboardInterrupt
+            if not self._callbacks_on_own_thread:  # Ctrl-C: it must end a run on the caller's thread
+                raise
+            # on the driver's own thread only the scheduler's code can raise these: it wants out
+            what = f"{type(exc).__name__}({', '.join(map(repr, exc.args))})"
+            text = (
+                f"{type(self.scheduler).__name__}.{name} raised {what}, so the framework was aborted; "
+                "to end a framework, call driver.stop() from a callback"
+            )
+            self.errors.append(text)
+            self._report(f"jmesos: {text}")
+            self.abort()
             return False
         return True
 
@@ -289,14 +322,29 @@ class FrameworkAPI:
             self._send(m.Acknowledge(self._fid(), status.agent_id, status.task_id, status.uuid))
 
     def reconcile_tasks(self, statuses: Iterable[Any] = ()) -> None:
-        """Ask for the latest state of these tasks (ids or statuses), or of all tasks when empty."""
-        ids = [s.task_id if isinstance(s, TaskStatus) else s for s in statuses]
-        if any(not isinstance(i, str) for i in ids):
-            raise InvalidArgument("reconcile_tasks takes task ids or TaskStatus objects")
+        """Ask for the latest state of these tasks (ids or statuses, or one of either), or of all tasks when empty."""
+        if isinstance(statuses, (str, TaskStatus)):
+            statuses = [statuses]
+        try:
+            ids = [s.task_id if isinstance(s, TaskStatus) else s for s in statuses]
+        except TypeError:
+            ids = [None]
+        if any(not isinstance(i, str) or not i for i in ids):
+            raise InvalidArgument(
+                f"statuses={statuses!r}: reconcile_tasks takes a list of task ids or TaskStatus objects "
+                "(or nothing, for every task of this framework)"
+            )
         self._send(m.Reconcile(self._fid(), ids))
 
     def send_framework_message(self, agent_id: str, data: Any, executor_id: str | None = None) -> None:
-        """Send ``data`` to this framework's executor on ``agent_id``."""
+        """Send ``data`` to this framework's executor on ``agent_id`` (it has one per agent, so ``executor_id`` may stay None)."""
         if not isinstance(agent_id, str):
             raise InvalidArgument(f"agent_id={agent_id!r} must be an agent id string such as 'agent-1'")
-        self._send(m.FrameworkToExecutor(self._fid(), agent_id, data))
+        if executor_id is not None and not isinstance(executor_id, str):
+            raise InvalidArgument(f"executor_id={executor_id!r} must be an executor id string, or None")
+        self._send(m.FrameworkToExecutor(self._fid(), agent_id, self._wire_data(data)))
+
+    def _wire_data(self, data: Any) -> Any:
+        """``data`` as it travels to an executor; a driver that sends it over a wire serialises it here,
+        so what cannot travel is refused at the call, not found on the way."""
+        return data

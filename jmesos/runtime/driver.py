@@ -19,9 +19,9 @@ from typing import Any
 
 from ..core import messages as m
 from ..core.model import FrameworkInfo, InvalidArgument, Offer, TaskInfo
-from ..core.scheduler import FrameworkAPI, Scheduler, check_scheduler
+from ..core.scheduler import FrameworkAPI, Scheduler, check_failover, check_scheduler
 from ..core.states import TaskState
-from .serialize import Blob, SerializationError, _dill, dumps_call, loads_value
+from .serialize import Blob, SerializationError, _dill, dumps_call, dumps_value, loads_value
 from .tracebacks import with_notebook_sources
 from .wire import AuthenticationError, Channel, Hub
 
@@ -37,6 +37,8 @@ class DriverStatus:
 
 class SchedulerDriver(FrameworkAPI):
     """Runs ``scheduler`` against the master at ``master`` = (host, port) with the cluster's ``secret``."""
+
+    _callbacks_on_own_thread = True
 
     def __init__(
         self,
@@ -111,6 +113,7 @@ class SchedulerDriver(FrameworkAPI):
 
     def stop(self, failover: bool = False) -> str:
         """End the framework (its tasks are killed), or with ``failover=True`` leave them running for a successor."""
+        check_failover(failover)
         if self.status != DriverStatus.RUNNING:
             return self.status
 
@@ -128,6 +131,8 @@ class SchedulerDriver(FrameworkAPI):
 
     def abort(self) -> str:
         """Stop calling back at once without unregistering (the master treats it as a disconnection)."""
+        if self.status != DriverStatus.RUNNING:
+            return self.status
         self._call(lambda: self._finish(DriverStatus.ABORTED))
         return DriverStatus.ABORTED
 
@@ -166,6 +171,12 @@ class SchedulerDriver(FrameworkAPI):
         wire.__dict__.update(task.__dict__)
         wire.fn, wire.args, wire.kwargs, wire.payload = None, (), {}, payload
         return wire
+
+    def _wire_data(self, data: Any) -> Blob:
+        try:
+            return dumps_value(data, "data")
+        except SerializationError as exc:
+            raise InvalidArgument(f"{exc}; send plain values (numbers, strings, lists, dicts...) as messages") from None
 
     def _on_loop_thread(self) -> bool:
         return threading.get_ident() == self._thread_id
@@ -210,14 +221,24 @@ class SchedulerDriver(FrameworkAPI):
                         self._reconnect()
                     if self._closing:
                         break
+        except BaseException as exc:  # noqa: BLE001 - a driver that dies must say so, and still let go
+            text = f"the driver stopped on {type(exc).__name__}: {exc}"
+            self.errors.append(text)
+            self._report(f"jmesos: {text}")
+            self.status = DriverStatus.ABORTED
         finally:
-            self._hub.flush()
-            if self._channel is not None:
-                self._hub.close(self._channel)
-            self._hub.shutdown()
-            if self.status == DriverStatus.RUNNING:
-                self.status = DriverStatus.ABORTED
-            self._done.set()
+            try:
+                self._hub.flush()
+            except Exception:  # noqa: BLE001 - whatever could not leave is lost with the connection
+                pass
+            try:
+                if self._channel is not None:
+                    self._hub.close(self._channel)
+                self._hub.shutdown()
+            finally:
+                if self.status == DriverStatus.RUNNING:
+                    self.status = DriverStatus.ABORTED
+                self._done.set()
 
     def _reconnect(self) -> None:
         self._callback("disconnected")

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from .containers import Container, descendants, own_children, signal_tree
 from .lifetime import how_it_ended
-from .serialize import SerializationError, dumps_value, loads_call, loads_value
+from .serialize import Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -864,8 +864,8 @@ class PythonExecutor:
     # -------------------------------------------------------------- framework messages
     def deliver(self, data: Any) -> None:
         """A framework message for this executor: to a task waiting in :func:`messages`, or the inbox."""
-        try:
-            blob = bytes(dumps_value(data, "the framework message"))
+        try:  # a live driver sends it serialised already
+            blob = bytes(data) if isinstance(data, Blob) else bytes(dumps_value(data, "the framework message"))
         except SerializationError as exc:
             print(f"jmesos agent: dropping a framework message for {self.framework_id}: {exc}", file=sys.stderr)
             return

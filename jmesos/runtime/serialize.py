@@ -15,9 +15,13 @@ it has loaded by ``key`` and skips ``fn_bytes`` it has seen.
 from __future__ import annotations
 
 import hashlib
+import importlib
+import io
 import pickle
+import sys
 import weakref
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 __all__ = ["dumps_call", "loads_call", "dumps_value", "loads_value", "Blob", "SerializationError"]
@@ -46,6 +50,33 @@ def _dill():
     return dill
 
 
+_pickler: Any = None
+
+
+def _by_value(obj: Any) -> bytes:
+    """``obj`` serialised by dill, with every imported module (but ``__main__``) sent by its name.
+
+    dill sends a module by value (its whole namespace) unless it lives in the
+    standard library or site-packages, so a cell's function that uses ``jmesos``
+    (installed with ``pip install -e``) or the student's own ``helpers.py``
+    would carry that module's every object, and fail on the first one that
+    cannot be pickled.  The receiver must import it either way.
+    """
+    global _pickler
+    if _pickler is None:
+
+        class ModulesByName(_dill().Pickler):
+            def reducer_override(self, obj: Any) -> Any:
+                if type(obj) is ModuleType and obj.__name__ != "__main__" and sys.modules.get(obj.__name__) is obj:
+                    return importlib.import_module, (obj.__name__,)
+                return NotImplemented
+
+        _pickler = ModulesByName
+    buf = io.BytesIO()
+    _pickler(buf, None, recurse=True).dump(obj)
+    return buf.getvalue()
+
+
 def _fn_bytes(fn: Callable[..., Any]) -> tuple[str, bytes]:
     try:
         cached = _fn_cache.get(fn)
@@ -55,7 +86,7 @@ def _fn_bytes(fn: Callable[..., Any]) -> tuple[str, bytes]:
     if cached is not None:
         return cached
     try:
-        data = _dill().dumps(fn, recurse=True)
+        data = _by_value(fn)
     except Exception as exc:
         raise SerializationError(
             f"fn={fn!r} cannot be sent to an agent ({type(exc).__name__}: {exc}); "
@@ -84,7 +115,7 @@ def dumps_value(value: Any, what: str = "value", by_value: bool = False) -> Blob
         except Exception:
             pass
     try:
-        return Blob(b"D" + _dill().dumps(value, recurse=True))
+        return Blob(b"D" + _by_value(value))
     except Exception as exc:
         raise SerializationError(f"{what} {value!r:.80} cannot be serialised ({type(exc).__name__}: {exc})") from None
 

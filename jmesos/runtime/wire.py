@@ -256,8 +256,8 @@ class Hub:
             channel.lazy = []
         if not batch:
             return
+        channel.pending = []  # taken even if it cannot be pickled: a retry would only fail again
         data = pickle.dumps(codec.encode(batch), protocol=pickle.HIGHEST_PROTOCOL)
-        channel.pending = []
         channel.outbuf += _HEADER.pack(len(data))
         channel.outbuf += data
         self._write(channel)

@@ -37,7 +37,7 @@ from ..core.garbage import rare_full_collections
 from ..core.master import Master, MasterConfig
 from ..core.model import AgentInfo, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
-from ..core.scheduler import FrameworkAPI, Scheduler, check_scheduler
+from ..core.scheduler import FrameworkAPI, Scheduler, check_failover, check_scheduler
 from ..core.states import Reason, TaskState
 
 __all__ = ["VirtualCluster", "VirtualDriver"]
@@ -71,6 +71,7 @@ class VirtualDriver(FrameworkAPI):
         return self.status in ("DRIVER_STOPPED", "DRIVER_ABORTED")
 
     def stop(self, failover: bool = False) -> str:
+        check_failover(failover)
         if self.done:
             return self.status
         if self.framework_id is not None:
