@@ -57,6 +57,26 @@ def test_status_updates_flow_to_the_framework_and_free_resources(h):
     assert offer.resources == Resources(cpus=1, mem=1024)
 
 
+def test_a_retried_update_overtaken_by_a_later_one_is_acknowledged_not_passed_on(h):
+    """An agent retries what was not acknowledged; a retry of RUNNING can come after FINISHED."""
+    fid = h.add_framework("F")
+    h.add_agent("A", "cpus:1;mem:1024")
+    (offer,) = h.offers("F")
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1", "cpus:1;mem:1024")]))
+    starting = h.agent_reports("A", fid, "t1", TaskState.TASK_STARTING)
+    running = h.agent_reports("A", fid, "t1", TaskState.TASK_RUNNING)
+    h.take("A")
+    h.send("A", m.StatusUpdate(starting.__class__(**{**starting.__dict__})))  # STARTING again, while RUNNING
+    h.agent_reports("A", fid, "t1", TaskState.TASK_FINISHED)
+    h.send("A", m.StatusUpdate(running))  # RUNNING again, after FINISHED
+    states = [s.state for s in h.statuses("F")]
+    assert states == [TaskState.TASK_STARTING, TaskState.TASK_RUNNING, TaskState.TASK_FINISHED]
+    acks = [msg.uuid for msg in h.take("A", m.StatusUpdateAck)]
+    assert acks == [starting.uuid, running.uuid]  # the agent stops retrying them
+    logged = [e.data["state"] for e in h.events if e.kind == "task_state" and e.data["task_id"] == "t1"]
+    assert logged == ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+
+
 @pytest.mark.parametrize(
     "mutate, reason, words",
     [
@@ -73,7 +93,7 @@ def test_status_updates_flow_to_the_framework_and_free_resources(h):
         (
             lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t"), h.task("t")]),
             Reason.REASON_TASK_INVALID,
-            "already in use",
+            "appears twice in this launch",
         ),
         (
             lambda h, fid, o: m.Accept(fid, [o.id], [h.task("t", agent_id="agent-77")]),

@@ -31,7 +31,7 @@ from .allocator.base import Allocator, OfferDecision
 from .events import Event
 from .model import AgentInfo, Filters, FrameworkInfo, Offer, TaskInfo, TaskStatus
 from .resources import Resources
-from .states import Reason, TaskState
+from .states import LIFE_STEP, Reason, TaskState
 
 __all__ = ["Master", "MasterConfig"]
 
@@ -706,7 +706,12 @@ class Master:
             return f"{task!r} is not a TaskInfo; build tasks with jmesos.TaskInfo(...)"
         if not isinstance(task.task_id, str) or not task.task_id:
             return f"task_id={task.task_id!r} must be a non-empty string"
-        if task.task_id in seen or task.task_id in fw.tasks:
+        if task.task_id in seen:
+            return (
+                f"task_id {task.task_id!r} appears twice in this launch; the first one runs, this one does not; "
+                "give each task a unique task_id (it defaults to name)"
+            )
+        if task.task_id in fw.tasks:
             return f"task_id {task.task_id!r} is already in use by a live task of this framework; give each task a unique task_id"
         if task.agent_id is not None and task.agent_id != agent.id:
             return f"task {task.task_id!r} names agent_id={task.agent_id!r} but the offers are of {agent.id!r}; use offer.agent_id"
@@ -776,8 +781,12 @@ class Master:
         fw = self.frameworks.get(status.framework_id or "")
         key = (status.framework_id or "", status.task_id)
         task = fw.tasks.get(status.task_id) if fw is not None else None
-        if fw is None or (task is None and key not in self.completed):
-            # nobody to tell: acknowledge so the agent stops retrying
+        known = task if task is not None else self.completed.get(key)
+        if fw is None or known is None or _overtaken(status.state, known.state):
+            # Nobody to tell, or news older than what the master already has: a retry of RUNNING that
+            # comes after FINISHED (its acknowledgement was lost with a framework's connection).  Passed
+            # on, it would show the framework a finished task running again; the framework has been
+            # given, or will be given again, the later state.  Acknowledged here so the agent stops retrying.
             if status.uuid:
                 out.append((peer, m.StatusUpdateAck(status.framework_id or "", status.task_id, status.uuid)))
             return
@@ -1023,6 +1032,12 @@ class Master:
         )
 
     _handlers: dict[type, Callable[..., None]] = {}
+
+
+def _overtaken(update: TaskState, known: TaskState) -> bool:
+    """Whether an update of ``update`` is older news than ``known``, the state the master has for the task."""
+    step, reached = LIFE_STEP.get(update), LIFE_STEP.get(known)
+    return step is not None and reached is not None and step < reached
 
 
 def _refuse_seconds(filters: Any) -> float:

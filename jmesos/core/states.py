@@ -50,6 +50,17 @@ TERMINAL_STATES = frozenset(
 )
 
 
+#: How far along its life a task is, for the states that follow one another; an update of a lower
+#: step than the task has already reached is news overtaken by later news (a retry that came late).
+LIFE_STEP = {
+    TaskState.TASK_STAGING: 0,
+    TaskState.TASK_STARTING: 1,
+    TaskState.TASK_RUNNING: 2,
+    TaskState.TASK_KILLING: 3,
+    **{state: 4 for state in TERMINAL_STATES},
+}
+
+
 class Reason(str, Enum):
     """Why a task reached its state (Mesos's ``TaskStatus.Reason``, the ones jmesos uses)."""
 

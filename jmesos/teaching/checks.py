@@ -177,7 +177,7 @@ def _packing_problem(case: _PackingCase, events: list[Event], driver: Any) -> tu
                 "you launched more tasks than fit: after adding a task, subtract its resources from what is left "
                 "of the offer, and compare *all* resources (`need <= free` does), not only cpus"
             )
-        elif "already in use" in why:
+        elif "already in use" in why or "appears twice" in why:
             hint = "give every task its own task_id (the ids in self.todo are unique; launch each one once)"
         elif "agent" in why:
             hint = "build tasks for the offer's agent (leave agent_id out, or use offer.agent_id)"
