@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -16,6 +17,8 @@ import pytest
 
 import jmesos
 from jmesos import TaskInfo
+
+from .processes import cmdlines, running
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -229,14 +232,46 @@ def test_bad_input_is_refused_with_the_field_and_the_fix():
         jmesos.LocalCluster(agents=2, cpus=0)
     with pytest.raises(jmesos.InvalidArgument, match=r"^agents\[1\]: mem=0 leaves an agent without mem .* mem='1GiB'$"):
         jmesos.LocalCluster(agents=[{"cpus": 1}, {"cpus": 1, "mem": 0}])
+    # a misspelt setting must not fall back to the default unnoticed
+    with pytest.raises(jmesos.InvalidArgument, match=r"agents\[0\] has 'memory', .* \(did you mean 'mem'\?\)"):
+        jmesos.LocalCluster(agents=[{"cpus": 1, "memory": "4GiB"}])
+    with pytest.raises(jmesos.InvalidArgument, match=r"has 'rack'.* goes in 'attributes'"):
+        jmesos.LocalCluster(agents=[{"cpus": 1, "rack": "a"}])
+    with pytest.raises(jmesos.InvalidArgument, match="attributes is a list of 1 for 3 agents; give one dict per agent"):
+        jmesos.LocalCluster(agents=3, attributes=[{"rack": "a"}])
+    # refused before anything starts: an infinite wait used to overflow after the processes were up
+    with pytest.raises(jmesos.InvalidArgument, match="start_timeout=inf must be a positive, finite number"):
+        jmesos.LocalCluster(agents=1, start_timeout=float("inf"))
+    with pytest.raises(jmesos.InvalidArgument, match="events_maxlen=0 must be a number of events >= 1"):
+        jmesos.LocalCluster(agents=1, events_maxlen=0)
+    with pytest.raises(jmesos.InvalidArgument, match="policy_options=5 must be a dict"):
+        jmesos.LocalCluster(agents=1, policy_options=5)
+    with pytest.raises(jmesos.InvalidArgument, match="work_dir='/dev/null' cannot be used as the cluster's directory"):
+        jmesos.LocalCluster(agents=1, work_dir="/dev/null")
+    with pytest.raises(jmesos.ResourceError, match="ports=\\['abc'\\] is not a port list"):
+        jmesos.Resources(ports=["abc"])
+    with pytest.raises(jmesos.ResourceError, match="ports=\\[1.5\\] is not a port list"):
+        jmesos.Resources(ports=[1.5])
+    with pytest.raises(jmesos.ResourceError, match="range 31010-31000, which is empty; write it low-high"):
+        jmesos.Resources(ports="31010-31000")
+    with pytest.raises(jmesos.ResourceError, match="scale resources by a number of zero or more, not nan"):
+        jmesos.Resources(cpus=1) * float("nan")
+    with pytest.raises(jmesos.InvalidArgument, match="name=5 must be a string"):
+        TaskInfo(name=5, fn=print, resources="cpus:1")
+    with pytest.raises(jmesos.InvalidArgument, match="locality=5 must list the agent ids"):
+        TaskInfo(name="x", fn=print, resources="cpus:1", locality=5)
+    with pytest.raises(jmesos.InvalidArgument, match="labels=5 must be a dict"):
+        TaskInfo(name="x", fn=print, resources="cpus:1", labels=5)
+    with pytest.raises(jmesos.InvalidArgument, match="implicit_acknowledgements='no' must be True"):
+        jmesos.FrameworkInfo(name="x", implicit_acknowledgements="no")
 
 
 def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
     with pytest.raises(jmesos.InvalidArgument, match="scheduler=Squares is a class; pass an instance of it"):
         cluster.run(Squares)
-    with pytest.raises(jmesos.InvalidArgument, match="timeout=-1 must be a positive number of seconds"):
+    with pytest.raises(jmesos.InvalidArgument, match="timeout=-1 must be a positive, finite number of seconds"):
         cluster.run(Squares(1), timeout=-1)
-    with pytest.raises(jmesos.InvalidArgument, match="timeout=0 must be a positive number of seconds"):
+    with pytest.raises(jmesos.InvalidArgument, match="timeout=0 must be a positive, finite number of seconds"):
         cluster.add_agent(timeout=0)
     with pytest.raises(jmesos.InvalidArgument, match=r"^cpus=0 leaves an agent without cpus"):
         cluster.add_agent(cpus=0)
@@ -246,7 +281,18 @@ def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
         cluster.events.filter(3)
     with pytest.raises(FileNotFoundError, match="no directory '/nonexistent'; create it first"):
         cluster.events.save("/nonexistent/events.jsonl")
+    with pytest.raises(jmesos.InvalidArgument, match="timeout=inf must be a positive, finite number"):
+        cluster.run(Squares(1), timeout=float("inf"))
+    handle = cluster.run_async(Squares(2), name="waited")
+    with pytest.raises(jmesos.InvalidArgument, match="timeout=-1 must be a positive, finite number"):
+        handle.wait(timeout=-1)
+    handle.wait(timeout=30)
     assert len(cluster.run(Squares(2), timeout=30).results) == 2
+    victim = cluster.add_agent()
+    cluster.kill_agent(victim)
+    cluster.wait_for(lambda e: e.kind == "agent_removed" and e.data.get("agent_id") == victim, timeout=15)
+    with pytest.raises(jmesos.InvalidArgument, match=f"agent_id='{victim}' has already exited, so there is nothing"):
+        cluster.kill_agent(victim)
 
 
 def test_misused_offers_end_tasks_with_reasons_and_the_cluster_keeps_going(cluster):
@@ -356,6 +402,59 @@ def test_offers_a_raising_resource_offers_left_unanswered_go_back_to_the_cluster
     assert 'raise KeyError("typo")' in err and "_callback" not in err  # the scheduler's frames, not ours
 
 
+def test_a_task_can_use_jmesos_and_send_code_back_and_driver_misuse_is_refused(cluster):
+    """A function from a notebook that uses ``jmesos`` ships (the module goes by name, not by value)."""
+
+    class Talk(jmesos.Scheduler):
+        def __init__(self):
+            self.refused, self.got, self.launched, self.reconciled = [], None, False, []
+
+        def resource_offers(self, driver, offers):
+            for offer in offers:
+                if self.launched:
+                    driver.decline_offer(offer.id)
+                    continue
+                self.launched = True
+                for bad in (
+                    functools.partial(driver.send_framework_message, offer.agent_id, (i for i in range(3))),
+                    functools.partial(driver.stop, failover="maybe"),
+                    functools.partial(driver.reconcile_tasks, None),
+                ):
+                    try:
+                        bad()
+                    except jmesos.InvalidArgument as exc:
+                        self.refused.append(str(exc))
+                work = lambda: jmesos.executor.send_framework_message(lambda x: x + 1)  # noqa: E731
+                task = TaskInfo(name="talk", agent_id=offer.agent_id, resources="cpus:1;mem:64", fn=work)
+                driver.launch_tasks(offer.id, [task])
+
+        def framework_message(self, driver, agent_id, data):
+            self.got = data(41)
+            driver.reconcile_tasks("talk")  # one id, not the letters of it
+
+        def status_update(self, driver, status):
+            if status.reason == jmesos.REASON_RECONCILIATION:
+                self.reconciled.append(status.task_id)
+            if self.got is not None and self.reconciled:
+                driver.stop()
+
+    talk = cluster.run(Talk(), timeout=30)
+    assert talk.got == 42 and talk.reconciled[:1] == ["talk"]
+    assert "data <generator" in talk.refused[0] and "cannot be serialised" in talk.refused[0]
+    assert talk.refused[1].startswith("failover='maybe' must be True")
+    assert talk.refused[2].startswith("statuses=None: reconcile_tasks takes a list of task ids")
+
+    class Quits(jmesos.Scheduler):
+        def resource_offers(self, driver, offers):
+            sys.exit(3)
+
+    with pytest.raises(RuntimeError, match=r"raised SystemExit\(3\), so the framework was aborted; to end a framework"):
+        cluster.run(Quits(), timeout=30)
+    stopped = cluster.run(Squares(2), timeout=30)
+    assert len(stopped.results) == 2
+    assert cluster._drivers[-1].abort() == "DRIVER_STOPPED"  # aborting a stopped driver changes nothing
+
+
 def test_when_the_master_dies_the_cluster_ends_at_once_and_says_why(cluster):
     tasks = [TaskInfo(name=f"s{i}", resources="cpus:1;mem:32", command="sleep 60") for i in range(2)]
     handle = cluster.run_async(Collect(tasks), name="orphan")
@@ -424,7 +523,7 @@ def _wait_gone(pids, timeout=10.0):
     deadline = time.monotonic() + timeout
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in pids if running(p)]
         time.sleep(0.05)
     return alive
 
@@ -522,7 +621,7 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     alive = _wait_gone(pids)
-    assert not alive, f"orphans: {[psutil.Process(p).cmdline() for p in alive if psutil.pid_exists(p)]}"
+    assert not alive, f"orphans: {cmdlines(alive)}"
     owner.stdout.close()
     # nor its sandboxes and logs: the supervisor removes the directory the cluster made
     deadline = time.monotonic() + 5

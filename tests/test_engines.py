@@ -345,7 +345,7 @@ def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
             (dict(view_or_client=client, mem="lots"), "mem='lots'"),
             (dict(view_or_client=client, attributes={"engine": "7"}), "attributes['engine'] is set by"),
             (dict(view_or_client=client, attributes={"racks": "r1,r2"}), "must not contain ','"),
-            (dict(view_or_client=client, timeout=0), "timeout=0 must be a positive number of seconds"),
+            (dict(view_or_client=client, timeout=0), "timeout=0 must be a positive, finite number of seconds"),
             (dict(view_or_client=client, master_host=""), "master_host='' must be an address"),
         ]
         for arguments, expected in mistakes:

@@ -75,6 +75,17 @@ class FrameworkInfo:
         _check_name("name", self.name)
         _check_name("role", self.role)
         _check_number("failover_timeout", self.failover_timeout)
+        if not isinstance(self.implicit_acknowledgements, bool):
+            raise InvalidArgument(
+                f"implicit_acknowledgements={self.implicit_acknowledgements!r} must be True (the driver acknowledges) "
+                "or False (call driver.acknowledge_status_update yourself)"
+            )
+        if not isinstance(self.user, str):
+            raise InvalidArgument(f"user={self.user!r} must be a string")
+        if self.id is not None and not isinstance(self.id, str):
+            raise InvalidArgument(f"id={self.id!r} must be a framework id string (to fail over), or None")
+        if not isinstance(self.labels, dict):
+            raise InvalidArgument(f"labels={self.labels!r} must be a dict of names to strings")
 
 
 @dataclass
@@ -137,7 +148,24 @@ class TaskInfo:
             raise InvalidArgument(f"kwargs={self.kwargs!r} must be a dict")
         if isinstance(self.locality, str):
             self.locality = (self.locality,)
+        if not isinstance(self.locality, (tuple, list, set, frozenset)) or not all(
+            isinstance(a, str) for a in self.locality
+        ):
+            raise InvalidArgument(
+                f"locality={self.locality!r} must list the agent ids that hold the task's data, e.g. ['agent-1']"
+            )
         self.locality = tuple(self.locality)
+        if not isinstance(self.name, str):
+            raise InvalidArgument(f"name={self.name!r} must be a string, e.g. name=f'sq-{{i}}'")
+        if self.agent_id is not None and not isinstance(self.agent_id, str):
+            raise InvalidArgument(
+                f"agent_id={self.agent_id!r} must be the offer's agent id, e.g. agent_id=offer.agent_id"
+            )
+        for what, value in (("env", self.env), ("labels", self.labels)):
+            if not isinstance(value, dict):
+                raise InvalidArgument(
+                    f"{what}={value!r} must be a dict of names to strings, e.g. {what}={{'KEY': 'value'}}"
+                )
         if not self.task_id:
             self.task_id = self.name or f"task-{next(_task_counter)}"
         if not isinstance(self.task_id, str):

@@ -96,36 +96,50 @@ def _parse_scalar(name: str, value: Any) -> int:
 
 
 def _parse_ports(value: Any) -> frozenset[int]:
-    """Parse ``'31000-31010,8080'``, a range, an int or an iterable of ints into a set of ports."""
+    """Parse ``'31000-31010,8080'``, a range, an int or an iterable of ints or (low, high) pairs into a set of ports."""
     if value is None:
         return frozenset()
-    if isinstance(value, (frozenset, set)):
-        ports = set(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        ports = {value}
-    elif isinstance(value, range):
-        ports = set(value)
-    elif isinstance(value, str):
-        ports = set()
-        text = value.strip().strip("[]")
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            try:
-                if "-" in part:
-                    lo, hi = (int(x) for x in part.split("-", 1))
-                    ports.update(range(lo, hi + 1))
-                else:
-                    ports.add(int(part))
-            except ValueError:
-                raise ResourceError(f"ports={value!r} is not a port list; use '31000-31009' or '8080,8081'") from None
-    elif isinstance(value, Iterable):
-        ports = set()
-        for p in value:
-            if isinstance(p, (tuple, list)) and len(p) == 2:
-                ports.update(range(int(p[0]), int(p[1]) + 1))
+    bad = ResourceError(
+        f"ports={value!r} is not a port list; use '31000-31009', '8080,8081', [8080, 8081] or [(31000, 31009)]"
+    )
+
+    def port(p: Any) -> int:
+        if isinstance(p, str) and p.strip().isdigit():
+            return int(p)
+        if isinstance(p, bool) or not isinstance(p, int):
+            raise bad
+        return p
+
+    def span(lo: Any, hi: Any) -> range:
+        lo, hi = port(lo), port(hi)
+        if lo > hi:
+            raise ResourceError(f"ports={value!r} has the range {lo}-{hi}, which is empty; write it low-high")
+        return range(lo, hi + 1)
+
+    ports: set[int] = set()
+    if isinstance(value, range):
+        ports.update(value)
+    elif isinstance(value, (str, int)) and not isinstance(value, bool):
+        parts = (
+            [value]
+            if isinstance(value, int)
+            else filter(None, (p.strip() for p in value.strip().strip("[]").split(",")))
+        )
+        for part in parts:
+            if isinstance(part, str) and "-" in part:
+                ports.update(span(*part.split("-", 1)))
             else:
-                ports.add(int(p))
+                ports.add(port(part))
+    elif isinstance(value, Iterable) and not isinstance(value, Mapping):
+        for p in value:
+            if isinstance(p, (tuple, list)):
+                if len(p) != 2:
+                    raise bad
+                ports.update(span(*p))
+            else:
+                ports.add(port(p))
     else:
-        raise ResourceError(f"ports={value!r} is not a port list; use '31000-31009' or '8080,8081'")
+        raise bad
     if any(not (0 < p < 65536) for p in ports):
         raise ResourceError(f"ports={value!r} has a port outside 1-65535")
     return frozenset(ports)
@@ -300,7 +314,7 @@ class Resources:
         return Resources._raw(scalars, self._ports - other._ports)
 
     def __mul__(self, factor: Number) -> Resources:
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 <= factor < math.inf:
             raise ResourceError(f"can only scale resources by a number of zero or more, not {factor!r}")
         if self._ports and factor != 1:
             raise ResourceError("cannot scale resources that hold ports")

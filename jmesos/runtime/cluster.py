@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import atexit
 import base64
+import difflib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -94,6 +96,8 @@ class FrameworkHandle:
 
     def wait(self, timeout: float | None = None) -> Scheduler:
         """Block until the framework stops; raises TimeoutError after ``timeout`` seconds."""
+        if timeout is not None:
+            _check_seconds("timeout", timeout, "timeout=60, or None to wait until it stops")
         self.driver.join(timeout)
         if not self.driver.done:
             raise TimeoutError(
@@ -113,8 +117,19 @@ class FrameworkHandle:
 
 def _check_seconds(name: str, value: Any, example: str) -> None:
     """InvalidArgument unless ``value`` is a positive number of seconds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidArgument(f"{name}={value!r} must be a positive number of seconds, e.g. {example}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InvalidArgument(f"{name}={value!r} must be a positive, finite number of seconds, e.g. {example}")
+
+
+_AGENT_KEYS = ("cpus", "mem", "disk", "gpus", "ports", "attributes", "hostname")
+
+
+def _did_you_mean(key: Any) -> str:
+    close = difflib.get_close_matches(str(key), _AGENT_KEYS + ("memory", "cpu"), n=1, cutoff=0.6)
+    fix = {"memory": "mem", "cpu": "cpus"}.get(close[0], close[0]) if close else None
+    if fix:
+        return f" (did you mean {fix!r}?)"
+    return f"; a label such as a rack goes in 'attributes', e.g. {{'attributes': {{{str(key)!r}: 'a'}}}}"
 
 
 def _agent_specs(
@@ -130,10 +145,22 @@ def _agent_specs(
                 f"agents={agents!r} must be between 0 and 256 on one machine; use the simulator for more"
             )
         agents = [{} for _ in range(agents)]
+    if isinstance(attributes, (list, tuple)) and len(attributes) != len(agents):
+        raise InvalidArgument(
+            f"attributes is a list of {len(attributes)} for {len(agents)} agents; "
+            "give one dict per agent, or a single dict for all of them"
+        )
     specs = []
     for i, agent in enumerate(agents):
         if not isinstance(agent, Mapping):
             raise InvalidArgument(f"agents[{i}]={agent!r} must be a dict such as {{'cpus': 2, 'mem': '1GiB'}}")
+        unknown = [key for key in agent if key not in _AGENT_KEYS]
+        if unknown:
+            raise InvalidArgument(
+                f"agents[{i}] has {unknown[0]!r}, which is not an agent setting; use "
+                + ", ".join(_AGENT_KEYS)
+                + _did_you_mean(unknown[0])
+            )
         attrs = agent.get("attributes", attributes[i] if isinstance(attributes, (list, tuple)) else attributes) or {}
         if not isinstance(attrs, Mapping):
             raise InvalidArgument(f"attributes={attrs!r} must be a dict such as {{'rack': 'r1'}}")
@@ -231,14 +258,30 @@ class LocalCluster:
         self.policy = policy
         self.seed = seed
         self.host = host
+        if isinstance(events_maxlen, bool) or not isinstance(events_maxlen, int) or events_maxlen < 1:
+            raise InvalidArgument(
+                f"events_maxlen={events_maxlen!r} must be a number of events >= 1, e.g. events_maxlen=200_000"
+            )
+        if policy_options is not None and not isinstance(policy_options, Mapping):
+            raise InvalidArgument(
+                f"policy_options={policy_options!r} must be a dict of the policy's settings, e.g. {{'weights': {{'a': 2}}}}"
+            )
+        if work_dir is not None and not isinstance(work_dir, (str, os.PathLike)):
+            raise InvalidArgument(f"work_dir={work_dir!r} must be a directory path, or None for a fresh temporary one")
         self.events = EventLog(maxlen=events_maxlen)
         self._policy_options = dict(policy_options or {})
         if seed is not None and isinstance(policy, str):
             self._policy_options.setdefault("seed", seed)
         self._policy_spec = self._encode_policy(policy)
         self._own_work_dir = work_dir is None
-        self.work_dir = work_dir or tempfile.mkdtemp(prefix="jmesos-")
-        os.makedirs(self.work_dir, exist_ok=True)
+        self.work_dir = os.fspath(work_dir) if work_dir is not None else tempfile.mkdtemp(prefix="jmesos-")
+        try:
+            os.makedirs(self.work_dir, exist_ok=True)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"work_dir={self.work_dir!r} cannot be used as the cluster's directory ({exc.strerror or exc}); "
+                "give a directory you can write to, or None for a fresh temporary one"
+            ) from None
         self._secret = new_secret()
         self.secret_file = os.path.join(self.work_dir, "secret")
         fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -319,7 +362,7 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     break
         if self.address is None:
-            self._give_up("the master did not start")
+            self._give_up(f"the master did not start within start_timeout={timeout}s")
         self._hub = Hub(self._secret, "observer")
         try:
             channel = self._hub.connect(*self.address, name="master")
@@ -363,7 +406,7 @@ class LocalCluster:
             tail = file_tail(os.path.join(self.work_dir, name), 1500)
             if tail:
                 logs.append(f"--- {name}\n{tail}")
-        return f"{lead}: {what}. {' '.join(self._errors)}\n" + "\n".join(logs)
+        return "\n".join([" ".join([f"{lead}: {what}.", *self._errors]), *logs])
 
     def _read_supervisor(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
@@ -626,7 +669,7 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     raise RuntimeError(
                         self._failure(
-                            f"the new agent did not register within {timeout}s", "jmesos could not add an agent"
+                            f"the new agent did not register within timeout={timeout}s", "jmesos could not add an agent"
                         )
                     )
             (agent_id,) = set(self._agent_pids) - before
@@ -702,8 +745,13 @@ class LocalCluster:
             return
         with self._lock:
             pid = self._agent_pids.get(agent_id)
+            gone = pid in self._exits
         if pid is None:
             raise InvalidArgument(f"agent_id={agent_id!r} is not an agent of this cluster; use one of {self.agents}")
+        if gone:
+            raise InvalidArgument(
+                f"agent_id={agent_id!r} has already exited, so there is nothing to kill; the live agents are {self.agents}"
+            )
         self._command({"cmd": "kill", "pid": pid})
 
     def _command(self, command: dict[str, Any]) -> None:
