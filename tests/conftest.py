@@ -16,6 +16,8 @@ import time
 import psutil
 import pytest
 
+from .processes import cmdlines, running
+
 
 def _descendants() -> set[int]:
     try:
@@ -67,12 +69,8 @@ def no_leaks():
     deadline = time.monotonic() + 10.0
     while True:
         leaked = (_descendants() - before_children) | (_jmesos_processes() - before_jmesos)
-        leaked = {
-            pid for pid in leaked if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        }
+        leaked = {pid for pid in leaked if running(pid)}
         if not leaked or time.monotonic() > deadline:
             break
         time.sleep(0.1)
-    assert not leaked, (
-        f"processes left behind: {[(p, psutil.Process(p).cmdline()) for p in leaked if psutil.pid_exists(p)]}"
-    )
+    assert not leaked, f"processes left behind: {cmdlines(leaked)}"

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from .processes import running
+
 CHROMIUM = "/usr/bin/chromium"
 HERE = Path(__file__).parent
 NOTEBOOKS = HERE / "notebooks"
@@ -54,16 +56,7 @@ def _tree(pid: int) -> set[int]:
 
 
 def _alive(pids: set[int]) -> set[int]:
-    import psutil
-
-    alive = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.add(pid)
-        except psutil.Error:
-            pass
-    return alive
+    return {pid for pid in pids if running(pid)}
 
 
 @contextlib.contextmanager
