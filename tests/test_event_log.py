@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import random
+import threading
+import time
 
 import pytest
 
@@ -82,6 +84,26 @@ def test_a_replaying_subscriber_gets_the_past_then_each_new_batch():
     assert len(seen) == 2
 
 
+def test_a_batch_recorded_during_a_replay_follows_it_and_is_not_lost():
+    """The observer thread records events while a view subscribes with replay from the kernel's thread."""
+    log = EventLog()
+    log.extend(events(0, 10))
+    seen: list[float] = []
+    replaying = threading.Event()
+
+    def slow(batch):
+        if batch[0].time == 0.0:  # the replay
+            replaying.set()
+            time.sleep(0.3)  # the other thread records meanwhile
+        seen.extend(e.time for e in batch)
+
+    recorder = threading.Thread(target=lambda: (replaying.wait(5), log.extend(events(10, 12))))
+    recorder.start()
+    log.subscribe(slow, replay=True)
+    recorder.join(5)
+    assert seen == [float(i) for i in range(12)]
+
+
 def test_an_event_that_cannot_be_pickled_is_kept_as_it_is():
     log = EventLog()
     odd = Event(0.0, "allocation", data={"policy": lambda share: share})  # a notebook's own object
@@ -92,3 +114,112 @@ def test_an_event_that_cannot_be_pickled_is_kept_as_it_is():
 def test_a_bad_maxlen_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="maxlen=0 must be a positive int"):
         EventLog(maxlen=0)
+
+
+def test_a_replaying_subscriber_that_raises_is_not_left_subscribed():
+    """The caller gets the exception at once, and the callback never sees another batch."""
+    log = EventLog()
+    log.extend(events(0, 3))
+    calls: list[list[Event]] = []
+
+    def broken(batch: list[Event]) -> None:
+        calls.append(batch)
+        raise RuntimeError("view is broken")
+
+    with pytest.raises(RuntimeError, match="view is broken"):
+        log.subscribe(broken, replay=True)
+    log.extend(events(3, 5))
+    assert len(calls) == 1 and len(calls[0]) == 3
+    # a callback that raises on a new batch is still reported once and removed
+    later: list[list[Event]] = []
+
+    def breaks_later(batch: list[Event]) -> None:
+        later.append(batch)
+        if len(later) == 2:
+            raise RuntimeError("broke on a new batch")
+
+    log.subscribe(breaks_later, replay=True)
+    log.extend(events(5, 6))
+    log.extend(events(6, 7))
+    assert len(later) == 2
+
+
+LINE_FIX = "each line must be one JSON object as EventLog.save writes it"
+GOOD_LINE = b'{"time": 1, "kind": "x"}\n'
+
+
+def write_log(tmp_path, last_line: bytes):
+    """Ten good lines, then ``last_line`` as line 11."""
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(GOOD_LINE * 10 + last_line)
+    return path
+
+
+@pytest.mark.parametrize(
+    "line, what",
+    [
+        (b"[1,2,3]\n", "[1, 2, 3] is not a JSON object"),
+        (b"null\n", "null is not a JSON object"),
+        (b"42\n", "42 is not a JSON object"),
+        (b'"offer"\n', '"offer" is not a JSON object'),
+        (b'{"kind": "x"}\n', 'no "time"'),
+        (b'{"time": null, "kind": "x"}\n', '"time" is null, not a number of seconds'),
+        (b'{"time": "soon", "kind": "x"}\n', '"time" is "soon", not a number of seconds'),
+        (b'{"time": true, "kind": "x"}\n', '"time" is true, not a number of seconds'),
+        (b'{"time": [1], "kind": "x"}\n', '"time" is [1], not a number of seconds'),
+        (b'{"time": 1}\n', 'no "kind"'),
+        (b'{"time": 1, "kind": 5}\n', '"kind" is 5, not a string'),
+        (b'{"time": 1, "kind": null}\n', '"kind" is null, not a string'),
+        (b'{"time": 1, "kind": "x", "source": 3}\n', '"source" is 3, not a string'),
+        (b'{"time": 1, "kind": "x", "dest": {}}\n', '"dest" is {}, not a string'),
+        (b'{"time": 1, "kind": "x", "data": [1,2]}\n', '"data" is [1, 2], not a JSON object'),
+        (b'{"time": 1, "kind": "x", "data": "a"}\n', '"data" is "a", not a JSON object'),
+        (b'{"time": 1, "kind": "x", "data": []}\n', '"data" is [], not a JSON object'),
+        (b'{"time": 1, "ki\n', "Invalid control character"),  # a truncated line: the message load always gave
+    ],
+)
+def test_a_line_that_is_not_an_event_is_refused_with_file_line_and_fix(tmp_path, line, what):
+    path = write_log(tmp_path, line)
+    with pytest.raises(ValueError) as caught:
+        EventLog.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:11 is not an event line ({what}")
+    assert LINE_FIX in message and "fix or delete that line" in message
+
+
+def test_a_line_that_is_not_utf8_is_refused_with_its_number_not_a_file_offset(tmp_path):
+    path = write_log(tmp_path, b'{"time": 1, "kind": "\xff"}\n')
+    with pytest.raises(ValueError) as caught:
+        EventLog.load(path)
+    assert str(caught.value) == (
+        f"{path}:11 is not an event line (byte 22 is b'\\xff', not UTF-8); "
+        "EventLog.save writes UTF-8; re-save the file as UTF-8, or fix or delete that line"
+    )
+
+
+def test_loading_a_directory_asks_for_the_saved_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"is a directory; give the \.jsonl file saved by EventLog\.save"):
+        EventLog.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no event log at"):
+        EventLog.load(tmp_path / "missing.jsonl")
+
+
+def test_what_save_writes_and_harmless_variations_still_load(tmp_path):
+    log = EventLog()
+    log.extend(events(0, EventLog.CHUNK + 3))
+    log.record(9999.5, "message", "agent-1", "master", type="Status", summary="naïve → ✓")
+    assert list(EventLog.load(log.save(tmp_path / "saved.jsonl"))) == list(log)
+    # fields save always writes may be missing or null, a time may be a numeric string,
+    # and an editor may have added a BOM, Windows line ends or blank lines
+    path = tmp_path / "edited.jsonl"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"time": 1, "kind": "a"}\r\n'
+        b"\r\n"
+        b'{"time": "2.5", "kind": "b", "source": "s", "dest": "d", "data": null}\r\n'
+        b'{"time": 3, "kind": "c", "data": {"k": 1}, "extra": "ignored"}'
+    )
+    assert list(EventLog.load(path)) == [
+        Event(1.0, "a", "", "", {}),
+        Event(2.5, "b", "s", "d", {}),
+        Event(3.0, "c", "", "", {"k": 1}),
+    ]

@@ -87,6 +87,9 @@ class EventLog:
         self._chunks: deque[_Chunk] = deque()  # oldest first
         self._sealed = 0  # events in _chunks, some of them perhaps beyond maxlen
         self._lock = threading.Lock()
+        # held while subscribers are called: a replay and the batches that follow it reach a new subscriber
+        # in order, one at a time (reentrant: a subscriber may record events itself)
+        self._delivering = threading.RLock()
         self._subscribers: list[Callable[[list[Event]], None]] = []
         self.total = 0
         self.extend(events)
@@ -117,14 +120,17 @@ class EventLog:
                 self._seal(self._open[: self.CHUNK])
                 del self._open[: self.CHUNK]
             subscribers = list(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(batch)
-            except Exception as exc:  # a broken view must not break the cluster
-                self.unsubscribe(callback)
-                import sys
+        if not subscribers:
+            return
+        with self._delivering:
+            for callback in subscribers:
+                try:
+                    callback(batch)
+                except Exception as exc:  # a broken view must not break the cluster
+                    self.unsubscribe(callback)
+                    import sys
 
-                print(f"jmesos: event subscriber {callback!r} raised {exc!r}; it was unsubscribed", file=sys.stderr)
+                    print(f"jmesos: event subscriber {callback!r} raised {exc!r}; it was unsubscribed", file=sys.stderr)
 
     def _seal(self, events: list[Event]) -> None:
         rows = [(e.time, e.kind, e.source, e.dest, e.data) for e in events]
@@ -142,17 +148,28 @@ class EventLog:
     def subscribe(self, callback: Callable[[list[Event]], None], replay: bool = False) -> Callable[[], None]:
         """Call ``callback(batch)`` with each new batch of events; returns a function that unsubscribes.
 
-        With ``replay=True`` the callback first receives every event already in the log.
+        With ``replay=True`` the callback first receives every event already in the log,
+        here in the caller's thread.  If it raises then, the exception goes to the caller
+        and the callback is not subscribed (the caller is right there to fix it and
+        subscribe again); a callback that raises later, on a new batch, is reported once
+        on stderr and removed, as for any subscriber.
         """
         if not callable(callback):
             raise TypeError(f"callback={callback!r} is not callable; pass a function taking a list of events")
-        with self._lock:
-            self._subscribers.append(callback)
-            past = self._snapshot() if replay else None
-        if past is not None:
-            events = past.events()
-            if events:
-                callback(events)
+        with self._delivering:  # a batch recorded meanwhile waits, and follows the replay
+            with self._lock:
+                self._subscribers.append(callback)
+                past = self._snapshot() if replay else None
+            if past is not None:
+                events = past.events()
+                if events:
+                    try:
+                        callback(events)
+                    except BaseException as exc:  # an interrupted replay too: the caller never got a way to unsubscribe
+                        self.unsubscribe(callback)
+                        if hasattr(exc, "add_note"):  # Python 3.11+
+                            exc.add_note(f"jmesos: {callback!r} raised while replaying the log; it was not subscribed")
+                        raise
         return lambda: self.unsubscribe(callback)
 
     def unsubscribe(self, callback: Callable[[list[Event]], None]) -> None:
@@ -227,22 +244,81 @@ class EventLog:
 
     @classmethod
     def load(cls, path: str | Path, maxlen: int = 1_000_000) -> EventLog:
-        """Read a log saved by :meth:`save`."""
+        """Read a log saved by :meth:`save`.
+
+        Every line is checked: one that is not an event (not UTF-8, not JSON, not an
+        object, or a field of the wrong type) raises :class:`ValueError` naming the file
+        and line number, what is wrong with it, and the fix.
+        """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no event log at {str(path)!r}; save one with cluster.events.save(path)")
+        if path.is_dir():
+            raise IsADirectoryError(f"{str(path)!r} is a directory; give the .jsonl file saved by EventLog.save")
         events = []
-        with path.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
+        with path.open("rb") as f:  # bytes, so that a line that is not UTF-8 is found by its number
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM an editor added is fine
+                except UnicodeDecodeError as exc:
+                    what = f"byte {exc.start + 1} is {raw[exc.start : exc.start + 1]!r}, not UTF-8"
+                    raise _bad_line(path, lineno, what, _UTF8_FIX) from None
                 if line.strip():
                     try:
-                        events.append(Event.from_dict(json.loads(line)))
-                    except (ValueError, KeyError) as exc:
-                        raise ValueError(f"{path}:{lineno} is not an event line ({exc})") from None
+                        events.append(_event_from_json(json.loads(line)))
+                    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
+                        raise _bad_line(path, lineno, str(exc) or type(exc).__name__) from None
         return cls(maxlen=max(maxlen, len(events) or 1), events=events)
 
     def __repr__(self) -> str:
         return f"<EventLog {len(self)} events>"
+
+
+_LINE_FIX = (
+    "each line must be one JSON object as EventLog.save writes it, e.g. "
+    '{"time": 1.5, "kind": "offer", "source": "master", "dest": "", "data": {}}; fix or delete that line'
+)
+
+
+_UTF8_FIX = "EventLog.save writes UTF-8; re-save the file as UTF-8, or fix or delete that line"
+
+
+def _bad_line(path: Path, lineno: int, what: str, fix: str = _LINE_FIX) -> ValueError:
+    return ValueError(f"{path}:{lineno} is not an event line ({what}); {fix}")
+
+
+def _shown(value: Any) -> str:
+    """``value`` as it was written in the file (JSON), cut short."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _event_from_json(obj: Any) -> Event:
+    """The event one parsed line of a saved log holds; ValueError saying what is wrong if none."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{_shown(obj)} is not a JSON object")
+    if "time" not in obj:
+        raise ValueError('no "time"')
+    time = obj["time"]
+    if isinstance(time, bool) or not isinstance(time, (int, float, str)):
+        raise ValueError(f'"time" is {_shown(time)}, not a number of seconds')
+    try:
+        time = float(time)
+    except ValueError:
+        raise ValueError(f'"time" is {_shown(time)}, not a number of seconds') from None
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        raise ValueError('no "kind"' if "kind" not in obj else f'"kind" is {_shown(kind)}, not a string')
+    source, dest = obj.get("source", ""), obj.get("dest", "")
+    for name, value in (("source", source), ("dest", dest)):
+        if not isinstance(value, str):
+            raise ValueError(f'"{name}" is {_shown(value)}, not a string')
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    elif not isinstance(data, dict):
+        raise ValueError(f'"data" is {_shown(data)}, not a JSON object')
+    return Event(time, kind, source, dest, data)
 
 
 @dataclass(frozen=True)
