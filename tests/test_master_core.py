@@ -190,6 +190,19 @@ def test_agent_that_answers_pings_stays(h):
     assert aid in h.master.agents
 
 
+def test_an_agent_whose_big_message_is_still_arriving_is_not_taken_for_dead(h):
+    """A task's large result can take seconds; the agent's pongs queue behind it on the connection."""
+    h.add_framework("F")
+    aid = h.add_agent("A")
+    del h.alive["A"]  # no pong will come through in time...
+    for _ in range(10):
+        h.advance(1.0)
+        h.master.receiving(h.now, "A")  # ...but the bytes of a message keep coming
+    assert aid in h.master.agents
+    h.advance(5.0)  # and once they stop, the usual health checks apply
+    assert aid not in h.master.agents
+
+
 def test_health_checks_follow_each_agent_own_schedule(h):
     """An agent that reconnects is checked a ping interval after that, not at its old time; a removed one never."""
     a1 = h.add_agent("A1")

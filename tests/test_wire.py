@@ -136,6 +136,16 @@ def test_big_frames_both_ways_do_not_deadlock(connected):
     assert len(got) == 4 and all(len(g[1]) == len(blob) for g in got)
 
 
+def test_a_frame_that_takes_several_reads_is_reported_as_on_its_way(connected):
+    """A big message: the receiver hears that bytes are coming before the whole of it has come."""
+    client, channel, server = connected
+    client.send(channel, b"x" * (8 << 20))
+    client.flush()
+    assert len(receive(client, 1, timeout=30)) == 1
+    kinds = [e.kind for e in server.happenings if e.kind in ("receiving", "messages")]
+    assert kinds[0] == "receiving" and kinds[-1] == "messages"  # progress first, then the message
+
+
 def test_call_soon_runs_on_the_loop_thread():
     hub = Hub(b"k", "x")
     seen = []

@@ -182,6 +182,16 @@ class Master:
             out.append((peer, m.FrameworkError(str(refused))))
         return self._traced(out)
 
+    def receiving(self, now: float, peer: str) -> None:
+        """Part of a message from ``peer`` has come, the rest is on its way.
+
+        A task's large result can take seconds to arrive, and the agent's answers to
+        health checks queue behind it on the same connection: an agent sending is alive.
+        """
+        agent_id = self._peer_agent.get(peer)
+        if agent_id is not None:
+            self._heard_from(agent_id)
+
     def disconnected(self, now: float, peer: str) -> Outbox:
         """The connection ``peer`` closed."""
         self._now = now

@@ -53,6 +53,7 @@ from .containers import Container, descendants, own_children, signal_tree
 from .lifetime import how_it_ended
 from .serialize import Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
+from .wire import loads_at
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent, _Task
@@ -574,7 +575,7 @@ class Worker:
             if len(buf) - offset - 4 < size:
                 break
             try:
-                frames.append(pickle.loads(bytes(buf[offset + 4 : offset + 4 + size])))
+                frames.append(loads_at(buf, offset + 4, size))
             except Exception as exc:  # noqa: BLE001 - a corrupt frame must not take the agent down
                 print(f"jmesos agent: undecodable frame from worker {self.pid}: {exc!r}", file=sys.stderr)
             offset += 4 + size

@@ -106,6 +106,8 @@ def run_master(
                         Event(now, "error", "master", "", {"message": f"master failed on {message!r:.200}: {exc!r}"})
                     )
                     print(f"jmesos master: error handling {type(message).__name__}: {exc!r}", file=sys.stderr)
+        elif event.kind == "receiving" and channel is not None:
+            master.receiving(now, channel.name)
         elif event.kind == "closed" and channel is not None:
             peers.pop(channel.name, None)
             if channel in observers:
