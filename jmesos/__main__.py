@@ -1,23 +1,112 @@
-"""Command line: ``python -m jmesos demo | master | agent``."""
+"""Command line: ``python -m jmesos demo | master | agent | version``."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
+
+from .runtime.options import CommandParser, count, seconds
 
 USAGE = """jmesos: resource offers and DRF on a local cluster
 
-  python -m jmesos demo   [--agents 4] [--tasks 200]     run a sample framework (estimate pi)
-  python -m jmesos master [--host 127.0.0.1] [--port 5050] [--secret-file F] [--policy drf]
-  python -m jmesos agent  --master HOST:PORT --secret-file F [--cpus 2 --mem 1GiB ...]
+  python -m jmesos demo    [--agents 4] [--tasks 200] [--samples 20000]   run a sample framework (estimate pi)
+  python -m jmesos master  [--host 127.0.0.1] [--port 5050] [--secret-file F] [--policy drf]
+  python -m jmesos agent   --master HOST:PORT --secret-file F [--cpus 2 --mem 1GiB ...]
+  python -m jmesos version                                                print the jmesos version
+
+  python -m jmesos COMMAND --help   lists every option of a command
 """
 
 
+def _demo(argv: list[str]) -> int:
+    parser = CommandParser(prog="python -m jmesos demo", description="Estimate pi on a local cluster.")
+    parser.add_argument(
+        "--agents",
+        type=count("--agents", 1, 256, "4"),
+        default=4,
+        metavar="N",
+        help="agents to start, from 1 to 256 (default 4), each with 2 cpus and 1 GiB",
+    )
+    parser.add_argument(
+        "--tasks", type=count("--tasks", 1, None, "200"), default=200, metavar="N", help="tasks to run (default 200)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=count("--samples", 1, None, "20000"),
+        default=20_000,
+        metavar="N",
+        help="random points each task samples (default 20000)",
+    )
+    args = parser.parse_args(argv)
+    from .demo import main as demo
+
+    return demo(agents=args.agents, tasks=args.tasks, samples=args.samples)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (as :meth:`Hub.listen` makes it); OSError if impossible."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> tuple[str, int]:
+    """The one-line message and exit code for a socket that cannot listen on ``host:port``."""
+    where = f"jmesos master: cannot listen on {host}:{port} ({exc.strerror or exc})"
+    if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EINVAL):
+        return f"{where}; check --host: use an address of this machine, e.g. 127.0.0.1, or 0.0.0.0 for all", 2
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}; pick another --port, or --port 0 for any free one", 1
+    if exc.errno == errno.EACCES:
+        return f"{where}; ports below 1024 need privileges: pick another --port", 1
+    return f"{where}; check --host and --port", 1
+
+
+def _secret(parser: CommandParser, path: str) -> bytes:
+    """The secret in ``path``, or a new one written there (mode 0600) if the file does not exist."""
+    from .runtime.wire import new_secret, read_secret
+
+    if os.path.isdir(path):
+        parser.error(f"--secret-file {path!r} is a directory; pass a file (it is created, mode 0600, if missing)")
+    if os.path.exists(path):
+        try:
+            secret = read_secret(path)
+        except ValueError as exc:
+            message = str(exc).replace(f"secret_file={path!r}", f"--secret-file {path!r}")
+            if "is empty" in message:
+                message = (
+                    f"--secret-file {path!r} is empty; pass the cluster's secret file, "
+                    "or remove this one so the master writes a new secret there"
+                )
+            parser.error(message)
+        return secret
+    secret = new_secret()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+    except OSError as exc:
+        parser.error(
+            f"--secret-file {path!r} cannot be created ({exc.strerror or exc}); "
+            "pass a path in an existing directory you can write to"
+        )
+    return secret
+
+
 def _master(argv: list[str]) -> int:
+    from .core.allocator import policy_names
     from .core.master import MasterConfig
     from .runtime.master_process import run_master
-    from .runtime.wire import check_port, new_secret, read_secret
+    from .runtime.wire import check_port
 
     def port(text: str) -> int:
         try:
@@ -25,32 +114,69 @@ def _master(argv: list[str]) -> int:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    parser = argparse.ArgumentParser(prog="python -m jmesos master", description="Run a jmesos master.")
+    parser = CommandParser(prog="python -m jmesos master", description="Run a jmesos master.")
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"
     )
-    parser.add_argument("--port", type=port, default=5050)
-    parser.add_argument("--secret-file", help="file holding the cluster secret (created, mode 0600, if missing)")
-    parser.add_argument("--policy", default="drf", help="allocation policy name (default drf)")
-    parser.add_argument("--allocation-interval", type=float, default=1.0)
-    parser.add_argument("--offer-timeout", type=float, default=None)
-    parser.add_argument("--ping-interval", type=float, default=1.0)
-    parser.add_argument("--max-missed-pings", type=int, default=3)
+    parser.add_argument("--port", type=port, default=5050, help="port to listen on (default 5050; 0 for any free one)")
+    parser.add_argument(
+        "--secret-file",
+        help="file holding the cluster secret (default ./jmesos-secret; created, mode 0600, if missing)",
+    )
+    parser.add_argument(
+        "--policy",
+        default="drf",
+        choices=policy_names(),
+        metavar="POLICY",
+        help=f"allocation policy: {', '.join(policy_names())} (default drf)",
+    )
+    parser.add_argument(
+        "--allocation-interval",
+        type=seconds("--allocation-interval"),
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between allocation rounds (default 1.0)",
+    )
+    parser.add_argument(
+        "--offer-timeout",
+        type=seconds("--offer-timeout", "30", optional=True),
+        default=None,
+        metavar="SECONDS",
+        help="rescind offers not answered within this many seconds (default: offers never time out)",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=seconds("--ping-interval"),
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between health checks of each agent (default 1.0)",
+    )
+    parser.add_argument(
+        "--max-missed-pings",
+        type=count("--max-missed-pings", 1, None, "3"),
+        default=3,
+        metavar="N",
+        help="health checks an agent may miss before it is removed (default 3)",
+    )
     args = parser.parse_args(argv)
-    path = args.secret_file or os.path.join(os.getcwd(), "jmesos-secret")
-    if os.path.exists(path):
-        secret = read_secret(path)
-    else:
-        secret = new_secret()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secret)
     config = MasterConfig(
         allocation_interval=args.allocation_interval,
         offer_timeout=args.offer_timeout,
         ping_interval=args.ping_interval,
         max_missed_pings=args.max_missed_pings,
     )
+    path = args.secret_file or os.path.join(os.getcwd(), "jmesos-secret")
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        message, code = _listen_error(args.host, args.port, exc)
+        print(message, file=sys.stderr)
+        return code
+    try:
+        secret = _secret(parser, path)
+    except BaseException:
+        sock.close()
+        raise
 
     def listening(address):
         print(f"jmesos master listening on {address[0]}:{address[1]}; secret in {path}", flush=True)
@@ -59,14 +185,7 @@ def _master(argv: list[str]) -> int:
             flush=True,
         )
 
-    try:
-        run_master(secret, host=args.host, port=args.port, config=config, policy=args.policy, on_listening=listening)
-    except OSError as exc:
-        print(
-            f"jmesos master: cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port",
-            file=sys.stderr,
-        )
-        return 1
+    run_master(secret, sock=sock, config=config, policy=args.policy, on_listening=listening)
     return 0
 
 
@@ -77,21 +196,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command == "demo":
-        from .demo import main as demo
-
-        parser = argparse.ArgumentParser(prog="python -m jmesos demo", description="Estimate pi on a local cluster.")
-        parser.add_argument("--agents", type=int, default=4)
-        parser.add_argument("--tasks", type=int, default=200)
-        parser.add_argument("--samples", type=int, default=20_000)
-        args = parser.parse_args(rest)
-        return demo(agents=args.agents, tasks=args.tasks, samples=args.samples)
+        return _demo(rest)
     if command == "master":
         return _master(rest)
     if command == "agent":
         from .runtime.agent import main as agent
 
         return agent(rest)
-    if command == "version":
+    if command in ("version", "--version"):
         from . import __version__
 
         print(__version__)
@@ -101,4 +213,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C before a command took charge of it (say, while importing)
+        print("interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Any, TextIO
 
-from .core.model import TaskInfo
+from .core.model import InvalidArgument, TaskInfo
 from .core.resources import Resources
 from .core.scheduler import Scheduler, pack_tasks
 from .core.states import TaskState
@@ -91,7 +91,29 @@ class PiEstimator(Scheduler):
             self._bar()
 
 
+def _check_count(name: str, value: Any, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"{low} or more"
+        raise InvalidArgument(f"{name}={value!r} must be a whole number {bound}")
+
+
 def main(agents: int = 4, tasks: int = 200, samples: int = 20_000, out: TextIO = sys.stdout) -> int:
+    """Run the demo; returns the exit code (130 after Ctrl-C, with the cluster stopped)."""
+    _check_count("agents", agents, 1, 256)
+    _check_count("tasks", tasks, 1)
+    _check_count("samples", samples, 1)
+    try:
+        return _run(agents, tasks, samples, out)
+    except KeyboardInterrupt:
+        # the cluster's `with` block stopped it on the way out (or, if Ctrl-C came while it was
+        # starting, the exit handler that stops every cluster still alive does)
+        if getattr(out, "isatty", lambda: False)():
+            print(file=out, flush=True)  # off the progress line
+        print("interrupted; the cluster was stopped", file=sys.stderr, flush=True)
+        return 130
+
+
+def _run(agents: int, tasks: int, samples: int, out: TextIO) -> int:
     from .runtime.cluster import LocalCluster
 
     started = time.perf_counter()

@@ -63,8 +63,9 @@ from ..core.states import Reason, TaskState
 from .command import CommandProcess, LaunchError, describe_exit, launch_command
 from .containers import ISOLATION_MODES, Container, Isolator, make_isolator
 from .executor import ERROR, KILL_GRACE, MEMORY, PROMOTE_AFTER, PythonExecutor, Worker, new_worker, remove_captures
-from .serialize import Blob, loads_value
-from .wire import AuthenticationError, Channel, Hub, read_secret
+from .options import CommandParser, seconds
+from .serialize import Blob
+from .wire import AuthenticationError, Channel, Hub, NotAMasterError, read_secret
 
 __all__ = ["run_agent", "main", "sandbox_path", "Agent"]
 
@@ -597,14 +598,22 @@ class Agent:
             channel = self.hub.connect(*self.master, name="master", timeout=1.0)
         except AuthenticationError as exc:
             if first:
-                _log(f"cannot register: {exc}")
-                raise
+                raise  # the caller says why, once
             self._retry_connect(str(exc))
             return
         except OSError as exc:
             refused = isinstance(exc, ConnectionRefusedError)
             self.refused_since = (self.refused_since or time.monotonic()) if refused else None
-            self._retry_connect(exc.strerror or str(exc))
+            why = exc.strerror or str(exc) or type(exc).__name__
+            if first:  # said once, at once; the retries are quiet until the master answers or time runs out
+                limit = self.master_timeout
+                if refused and self.master_refused_timeout is not None:
+                    limit = min(limit, self.master_refused_timeout)
+                _log(
+                    f"cannot reach the master at {self.master[0]}:{self.master[1]} "
+                    f"({why[:1].lower() + why[1:]}); retrying for {limit:g}s"
+                )
+            self._retry_connect(why)
             return
         self.refused_since = None
         self.channel = channel
@@ -808,11 +817,9 @@ class Agent:
         if not self.registered or self.agent_id is None:
             _log(f"dropping a framework message from {framework_id}'s executor: not connected to the master")
             return
-        try:
-            data: Any = loads_value(blob)
-        except Exception:  # noqa: BLE001 - a class only the framework knows: let it open the blob
-            data = Blob(blob)
-        self.hub.send(self.channel, m.ExecutorToFramework(framework_id, self.agent_id, data))  # type: ignore[arg-type]
+        # unopened: what it holds may be a class only the framework knows, or (loaded by dill) no longer
+        # picklable here; the framework's driver opens it
+        self.hub.send(self.channel, m.ExecutorToFramework(framework_id, self.agent_id, Blob(blob)))  # type: ignore[arg-type]
 
     def _executor_exited(self, framework_id: str, executor_id: str, status: int) -> None:
         if self.registered and self.agent_id is not None:
@@ -1104,45 +1111,99 @@ def _parse_attributes(text: str) -> dict[str, str]:
     return out
 
 
+def _as_option(message: str, name: str) -> str:
+    """A library error about ``name=`` reworded for the command line's ``--name``."""
+    option = "--" + name.replace("_", "-")
+    out = re.sub(rf"\b{name}=(?=\S)", f"{option} ", message)
+    return out if option in out else f"{option}: {message}"
+
+
+def _resources(args: argparse.Namespace) -> Resources:
+    """The resources to offer, or ValueError naming the option at fault."""
+    given = {"cpus": args.cpus, "mem": args.mem, "disk": args.disk, "gpus": args.gpus, "ports": args.ports}
+    for name, value in given.items():
+        try:
+            Resources(**{name: value})
+        except ResourceError as exc:
+            raise ValueError(_as_option(str(exc), name)) from None
+    try:
+        resources = Resources(**given)
+    except ResourceError as exc:
+        raise ValueError(str(exc)) from None
+    examples = {"cpus": "--cpus 2", "mem": "--mem 1GiB"}
+    for name in ("cpus", "mem"):
+        if not resources.get(name):
+            raise ValueError(
+                f"--{name} {given[name]!r} leaves this agent without {name}; "
+                f"every agent needs cpus > 0 and mem > 0, e.g. {examples[name]}"
+            )
+    return resources
+
+
 def main(argv: list[str]) -> int:
     """``python -m jmesos agent --master HOST:PORT --secret-file F [...]``: run one agent in the foreground."""
-    parser = argparse.ArgumentParser(prog="python -m jmesos agent", description="Run a jmesos agent.")
-    parser.add_argument("--master", required=True, help="the master's HOST:PORT")
-    parser.add_argument("--secret-file", required=True, help="file holding the cluster secret")
-    parser.add_argument("--cpus", default=str(os.cpu_count() or 1), help="cpus to offer (default: this machine's)")
-    parser.add_argument("--mem", default="1GiB", help="memory to offer, e.g. 1GiB or 512 (MiB)")
-    parser.add_argument("--disk", default="10GiB", help="disk to offer")
-    parser.add_argument("--gpus", default="0", help="gpus to offer")
-    parser.add_argument("--ports", default=None, help="ports to offer, e.g. 31000-31099")
+    parser = CommandParser(prog="python -m jmesos agent", description="Run a jmesos agent.")
+    parser.add_argument("--master", required=True, help="the master's HOST:PORT, as the master printed it")
+    parser.add_argument("--secret-file", required=True, help="file holding the cluster secret (the master wrote it)")
+    parser.add_argument("--cpus", default=str(os.cpu_count() or 1), help="cpus to offer, > 0 (default: this machine's)")
+    parser.add_argument("--mem", default="1GiB", help="memory to offer, > 0, e.g. 1GiB or 512 (MiB; default 1GiB)")
+    parser.add_argument("--disk", default="10GiB", help="disk to offer (default 10GiB)")
+    parser.add_argument("--gpus", default="0", help="gpus to offer (default 0)")
+    parser.add_argument("--ports", default=None, help="ports to offer, e.g. 31000-31099 (default none)")
     parser.add_argument("--attributes", default="", help="name=value pairs, e.g. rack=r1,zone=a")
     parser.add_argument(
         "--work-dir", default=None, help="where task sandboxes go (default: a jmesos-work dir in the temp dir)"
     )
-    parser.add_argument("--hostname", default=None, help="the hostname to advertise")
-    parser.add_argument("--isolation", default="auto", choices=ISOLATION_MODES)
-    parser.add_argument("--cpu-quota", action="store_true", help="hard-cap each task's CPU at its cpus (CFS quota)")
-    parser.add_argument("--status-retry-interval", type=float, default=1.0)
+    parser.add_argument("--hostname", default=None, help="the hostname to advertise (default: this machine's)")
     parser.add_argument(
-        "--master-timeout", type=float, default=60.0, help="exit after the master has been unreachable this long"
+        "--isolation", default="auto", choices=ISOLATION_MODES, help="how tasks are contained (default auto)"
+    )
+    parser.add_argument("--cpu-quota", action="store_true", help="hard-cap each task's CPU at its cpus (CFS quota)")
+    parser.add_argument(
+        "--status-retry-interval",
+        type=seconds("--status-retry-interval", "1.0"),
+        default=1.0,
+        metavar="SECONDS",
+        help="resend unacknowledged status updates after this long (default 1.0)",
+    )
+    parser.add_argument(
+        "--master-timeout",
+        type=seconds("--master-timeout", "60"),
+        default=60.0,
+        metavar="SECONDS",
+        help="exit after the master has been unreachable this long (default 60)",
     )
     parser.add_argument(
         "--master-refused-timeout",
-        type=float,
+        type=seconds("--master-refused-timeout", "10"),
         default=None,
+        metavar="SECONDS",
         help="exit once connections to the master have been refused this long (a master that never restarts)",
     )
     args = parser.parse_args(argv)
     try:
         master = _parse_master(args.master)
-        secret = read_secret(args.secret_file)
-        resources = Resources(cpus=args.cpus, mem=args.mem, disk=args.disk, gpus=args.gpus, ports=args.ports)
+        try:
+            secret = read_secret(args.secret_file)
+        except ValueError as exc:
+            raise ValueError(_as_option(str(exc), "secret_file")) from None
+        resources = _resources(args)
         attributes = _parse_attributes(args.attributes)
-    except (ValueError, ResourceError) as exc:
+    except ValueError as exc:
         print(f"jmesos agent: {exc}", file=sys.stderr)
         return 2
     work_dir = args.work_dir or os.path.join(
         os.environ.get("TMPDIR", "/tmp"), f"jmesos-work-{os.getuid() if hasattr(os, 'getuid') else 0}"
     )
+    try:
+        os.makedirs(work_dir, exist_ok=True)
+    except OSError as exc:
+        print(
+            f"jmesos agent: --work-dir {work_dir!r} cannot be created ({exc.strerror or exc}); "
+            "pass a directory you can write to",
+            file=sys.stderr,
+        )
+        return 2
 
     def registered(agent_id: str) -> None:
         print(
@@ -1167,8 +1228,11 @@ def main(argv: list[str]) -> int:
             cpu_quota=args.cpu_quota,
         )
         return agent.run()
+    except NotAMasterError as exc:
+        print(f"jmesos agent: {exc}; check --master", file=sys.stderr)
+        return 2
     except AuthenticationError as exc:
-        print(f"jmesos agent: the master refused this agent: {exc}; check --secret-file", file=sys.stderr)
+        print(f"jmesos agent: {exc}; check --secret-file (use the file the master wrote)", file=sys.stderr)
         return 2
     except (ValueError, RuntimeError) as exc:
         print(f"jmesos agent: {exc}", file=sys.stderr)

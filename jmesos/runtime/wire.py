@@ -41,7 +41,16 @@ from typing import Any
 
 from . import codec
 
-__all__ = ["Hub", "Channel", "HubEvent", "AuthenticationError", "read_secret", "new_secret", "check_port"]
+__all__ = [
+    "Hub",
+    "Channel",
+    "HubEvent",
+    "AuthenticationError",
+    "NotAMasterError",
+    "read_secret",
+    "new_secret",
+    "check_port",
+]
 
 _HEADER = struct.Struct("!I")
 _NONCE = 32
@@ -62,6 +71,10 @@ LAZY_DELAY = 0.02
 
 class AuthenticationError(ConnectionError):
     """The other side does not hold this cluster's secret."""
+
+
+class NotAMasterError(AuthenticationError):
+    """What answered at the address is not a jmesos master (no greeting, or another kind of server)."""
 
 
 def check_port(port: Any, field_name: str = "port") -> int:
@@ -169,29 +182,33 @@ class Hub:
     def connect(self, host: str, port: int, name: str = "master", timeout: float = 10.0) -> Channel:
         """Connect and authenticate (blocking, up to ``timeout``); raises on a wrong secret."""
         sock = socket.create_connection((host, port), timeout=timeout)
+        where = f"{host}:{port}"
         try:
-            hello = _recv_exact(sock, len(_HELLO) + _NONCE)
+            try:
+                hello = _recv_exact(sock, len(_HELLO) + _NONCE)
+            except OSError as exc:  # a master greets at once: this is something else
+                said = "it said nothing" if isinstance(exc, socket.timeout) else "it closed the connection"
+                raise NotAMasterError(f"{where} is not a jmesos master ({said} where a master greets)") from None
             if not hello.startswith(_HELLO):
                 if hello.startswith(_HELLO_STEM):
                     spoken = hello[: len(_HELLO)].decode(errors="replace")
                     raise AuthenticationError(
-                        f"{host}:{port} speaks protocol {spoken}, this jmesos speaks {_HELLO.decode()}; "
+                        f"{where} speaks protocol {spoken}, this jmesos speaks {_HELLO.decode()}; "
                         "install the same jmesos version on every host of the cluster"
                     )
-                raise AuthenticationError(f"{host}:{port} is not a jmesos master")
+                raise NotAMasterError(f"{where} is not a jmesos master (it does not greet as one)")
             theirs = hello[len(_HELLO) :]
             mine = os.urandom(_NONCE)
-            sock.sendall(_mac(self.secret, theirs) + mine)
-            proof = _recv_exact(sock, len(_mac(b"x", b"x")))
+            try:
+                sock.sendall(_mac(self.secret, theirs) + mine)
+                proof = _recv_exact(sock, len(_mac(b"x", b"x")))
+            except OSError:  # a master closes on an answer made with another secret
+                raise AuthenticationError(f"the master at {where} refused this cluster's secret") from None
             if not hmac.compare_digest(proof, _mac(self.secret, mine)):
-                raise AuthenticationError(f"{host}:{port} does not hold this cluster's secret")
-        except (OSError, AuthenticationError) as exc:
+                raise AuthenticationError(f"{where} does not hold this cluster's secret")
+        except AuthenticationError:
             sock.close()
-            if isinstance(exc, AuthenticationError):
-                raise
-            raise AuthenticationError(
-                f"{host}:{port} refused the connection during authentication; is the secret right?"
-            ) from None
+            raise
         return self._adopt(sock, name, (host, port), authenticated=True)
 
     def _adopt(self, sock: socket.socket, name: str, address: Any, authenticated: bool) -> Channel:
