@@ -133,6 +133,15 @@ def test_python_exceptions_come_back_as_task_failed_with_the_traceback(cluster):
     assert "ValueError: bad value 7" in status.message and "Traceback" in status.message
 
 
+def test_sys_exit_in_a_python_task_ends_it_as_a_command_exit_would(cluster):
+    tasks = [
+        TaskInfo(name=f"exit-{code}", resources="cpus:0.5;mem:32", fn=sys.exit, args=(code,)) for code in (0, None, 3)
+    ]
+    fw = cluster.run(Collect(tasks), timeout=30)
+    assert fw.final["exit-0"].state == fw.final["exit-None"].state == jmesos.TASK_FINISHED
+    assert fw.final["exit-3"].state == jmesos.TASK_FAILED and "SystemExit: 3" in fw.final["exit-3"].message
+
+
 def test_prints_of_python_tasks_are_in_their_logs(cluster):
     fw = cluster.run(
         Collect([TaskInfo(name="talk", resources="cpus:1;mem:32", fn=lambda: print("hi there") or 5)]), timeout=30
@@ -161,6 +170,35 @@ def test_kill_task_ends_it_as_killed(cluster):
     cluster.kill_task("sleeper")
     handle.wait(20)
     assert handle.scheduler.final["sleeper"].state == jmesos.TASK_KILLED
+
+
+def _stubborn_child(pid_file):
+    """A task that starts a child which ignores SIGTERM, then waits."""
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 500 & wait"])
+    with open(pid_file, "w") as f:
+        f.write(str(child.pid))
+    time.sleep(1000)
+
+
+@pytest.mark.parametrize("isolation", ["rlimit", "none"])
+def test_kill_task_without_cgroups_ends_children_that_ignore_sigterm(isolation, tmp_path):
+    """Without cgroups the task's worker dies at SIGTERM; its stubborn child must still get the SIGKILL."""
+    pid_file = tmp_path / "child.pid"
+    task = TaskInfo(name="stubborn", resources="cpus:1;mem:128", fn=_stubborn_child, args=(str(pid_file),))
+    with jmesos.LocalCluster(agents=1, cpus=1, mem="512MiB", isolation=isolation) as cluster:
+        handle = cluster.run_async(Collect([task]), name="stubborn")
+        deadline = time.monotonic() + 20
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the task never started its child"
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        cluster.kill_task("stubborn")
+        handle.wait(20)
+        assert handle.scheduler.final["stubborn"].state == jmesos.TASK_KILLED
+        assert not _wait_gone([child], timeout=6), "the child that ignored SIGTERM outlived the kill"
 
 
 def test_killed_agent_is_detected_its_tasks_lost_and_the_framework_told(cluster):

@@ -47,6 +47,8 @@ __all__ = [
     "agent_cgroup_paths",
     "descendants",
     "own_children",
+    "tree_snapshot",
+    "signal_snapshot",
     "CGROUP_PREFIX",
     "EXECUTOR_OVERHEAD_MIB",
     "ISOLATION_MODES",
@@ -265,6 +267,36 @@ def descendants(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), to tell it from a later process given the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def tree_snapshot(pid: int) -> list[tuple[int, int]]:
+    """``pid``'s descendants now, as (pid, start time).
+
+    A killed task's children may ignore SIGTERM and outlive it; once it is gone they
+    belong to another parent and a walk from it no longer finds them.  Without cgroups,
+    this list is how the SIGKILL after the grace period still reaches them.
+    """
+    return [(child, start) for child in descendants(pid) if (start := _start_time(child)) is not None]
+
+
+def signal_snapshot(snapshot: list[tuple[int, int]], sig: int) -> None:
+    """``sig`` to each process of ``snapshot`` that is still the same process."""
+    for pid, start in snapshot:
+        if _start_time(pid) == start:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
 
 
 def own_children() -> list[int]:

@@ -49,7 +49,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .containers import Container, descendants, own_children, signal_tree
+from .containers import Container, descendants, own_children, signal_snapshot, signal_tree, tree_snapshot
 from .lifetime import how_it_ended
 from .serialize import Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
@@ -375,7 +375,11 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                 except MemoryError as exc:
                     outcome = MEMORY if enforces_memory else FAILED
                     message = _format_exception(exc)
-                except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt fail the task too
+                except SystemExit as exc:  # like a command's exit status: 0 (or none) is success
+                    if exc.code not in (None, 0):
+                        outcome = FAILED
+                        message = _format_exception(exc)
+                except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt fails the task too
                     outcome = FAILED
                     message = _format_exception(exc)
                 else:
@@ -825,8 +829,16 @@ class PythonExecutor:
             return
         worker.killing = True
         worker.retire = True
+        # taken before SIGTERM: what ignores it must still get the SIGKILL once the worker is gone
+        tree = [] if worker.container.paths else tree_snapshot(worker.pid)
         worker.signal_tree(signal.SIGTERM)
-        self.agent.call_later(grace, lambda: None if worker.dead else worker.signal_tree(signal.SIGKILL))
+
+        def finish() -> None:
+            if not worker.dead:
+                worker.signal_tree(signal.SIGKILL)
+            signal_snapshot(tree, signal.SIGKILL)
+
+        self.agent.call_later(grace, finish)
 
     def _retire(self, worker: Worker) -> None:
         """Let an idle worker go: closing its command pipe ends its loop."""
