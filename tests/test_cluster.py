@@ -302,6 +302,8 @@ def test_bad_input_is_refused_with_the_field_and_the_fix():
         TaskInfo(name="x", fn=print, resources="cpus:1", labels=5)
     with pytest.raises(jmesos.InvalidArgument, match="implicit_acknowledgements='no' must be True"):
         jmesos.FrameworkInfo(name="x", implicit_acknowledgements="no")
+    with pytest.raises(jmesos.InvalidArgument, match=r"agents\[0\]: hostname=5 must be a host name string"):
+        jmesos.LocalCluster(agents=[{"cpus": 1, "hostname": 5}])
 
 
 def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
@@ -326,6 +328,8 @@ def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
         handle.wait(timeout=-1)
     handle.wait(timeout=30)
     assert len(cluster.run(Squares(2), timeout=30).results) == 2
+    with pytest.raises(jmesos.InvalidArgument, match=r"^attributes=\['rack'\] must be a dict such as"):
+        cluster.add_agent(attributes=["rack"])
     victim = cluster.add_agent()
     cluster.kill_agent(victim)
     cluster.wait_for(lambda e: e.kind == "agent_removed" and e.data.get("agent_id") == victim, timeout=15)
@@ -364,6 +368,25 @@ def test_misused_offers_end_tasks_with_reasons_and_the_cluster_keeps_going(clust
     assert final["big"].state == jmesos.TASK_ERROR and "cpus:64" in final["big"].message
     # and the cluster still works
     assert len(cluster.run(Squares(4), name="after", timeout=30).results) == 4
+
+
+def test_a_task_whose_launch_left_the_event_log_still_has_its_logs():
+    """The log keeps the latest events_maxlen; a sandbox stays on disk longer."""
+    with jmesos.LocalCluster(agents=1, cpus=1, mem="256MiB", events_maxlen=60) as cluster:
+        first = TaskInfo(name="first", resources="cpus:0.1;mem:16", command="echo first task output")
+        cluster.run(Collect([first]), name="early", timeout=30)
+        later = [TaskInfo(name=f"n{i}", resources="cpus:0.1;mem:16", command="true") for i in range(8)]
+        cluster.run(Collect(later), name="later", timeout=30)
+        assert cluster.events.dropped
+        assert not [e for e in cluster.events if e.data.get("task_id") == "first"]  # its launch has gone
+        assert cluster.logs("first") == "first task output\n"
+        with pytest.raises(jmesos.InvalidArgument, match=r"is not in the event log, which keeps the latest 60 events"):
+            cluster.logs("never-was")
+        with pytest.raises(jmesos.InvalidArgument, match="pass framework_id=..."):
+            cluster.kill_task("first")
+    assert cluster.agents == []  # stopped: none alive
+    with pytest.raises(RuntimeError, match="this cluster is stopped, so none will come"):
+        cluster.wait_for(lambda e: e.kind == "nothing", timeout=30)
 
 
 def test_event_log_saves_and_loads(cluster, tmp_path):

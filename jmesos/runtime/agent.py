@@ -39,6 +39,7 @@ update that says what happened, or in a line on stderr.
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import heapq
 import itertools
@@ -67,7 +68,7 @@ from .options import CommandParser, seconds
 from .serialize import Blob
 from .wire import AuthenticationError, Channel, Hub, NotAMasterError, read_secret
 
-__all__ = ["run_agent", "main", "sandbox_path", "Agent"]
+__all__ = ["run_agent", "main", "sandbox_path", "sandbox_pattern", "Agent"]
 
 #: STARTING/RUNNING of a task wait this long for its end, so a fast task's updates share a frame.
 START_REPORT_DELAY = 0.005
@@ -115,6 +116,12 @@ def sandbox_path(work_dir: str, agent_id: str, framework_id: str, task_id: str) 
             _prefixes.clear()
         prefix = _prefixes[key] = os.path.join(work_dir, _path_part(agent_id), _path_part(framework_id))
     return f"{prefix}{os.sep}{_path_part(task_id)}"
+
+
+def sandbox_pattern(work_dir: str, task_id: str, framework_id: str | None = None) -> str:
+    """A glob pattern for the sandboxes of ``task_id`` on any agent under ``work_dir`` (of any framework if None)."""
+    framework = glob.escape(_path_part(framework_id)) if framework_id is not None else "*"
+    return os.path.join(glob.escape(work_dir), "*", framework, glob.escape(_path_part(task_id)))
 
 
 def _sweep_capture_dirs(work_dir: str) -> None:

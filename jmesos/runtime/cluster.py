@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import base64
 import difflib
+import glob
 import json
 import math
 import os
@@ -145,6 +146,8 @@ def _agent_specs(
                 f"agents={agents!r} must be between 0 and 256 on one machine; use the simulator for more"
             )
         agents = [{} for _ in range(agents)]
+    if one and attributes is not None and not isinstance(attributes, Mapping):
+        raise InvalidArgument(f"attributes={attributes!r} must be a dict such as {{'rack': 'r1'}}")
     if isinstance(attributes, (list, tuple)) and len(attributes) != len(agents):
         raise InvalidArgument(
             f"attributes is a list of {len(attributes)} for {len(agents)} agents; "
@@ -164,6 +167,9 @@ def _agent_specs(
         attrs = agent.get("attributes", attributes[i] if isinstance(attributes, (list, tuple)) else attributes) or {}
         if not isinstance(attrs, Mapping):
             raise InvalidArgument(f"attributes={attrs!r} must be a dict such as {{'rack': 'r1'}}")
+        hostname = agent.get("hostname")
+        if hostname is not None and (not isinstance(hostname, str) or not hostname.strip()):
+            raise InvalidArgument(f"agents[{i}]: hostname={hostname!r} must be a host name string, e.g. 'node-1'")
         try:
             resources = Resources(
                 cpus=agent.get("cpus", cpus),
@@ -641,7 +647,9 @@ class LocalCluster:
     # ------------------------------------------------------------------ agents and tasks
     @property
     def agents(self) -> list[str]:
-        """Ids of the agents this cluster started that are still alive (engine agents last)."""
+        """Ids of the agents this cluster started that are still alive (engine agents last); none once it stopped."""
+        if not self.running:
+            return []
         with self._lock:
             here = [a for a, pid in self._agent_pids.items() if pid not in self._exits]
         return here + (self._engine_agents.alive() if self._engine_agents is not None else [])
@@ -759,19 +767,31 @@ class LocalCluster:
         self._proc.stdin.write(json.dumps(command) + "\n")
         self._proc.stdin.flush()
 
-    def _find_task(self, task_id: str, framework_id: str | None) -> Event:
+    def _find_task(self, task_id: str, framework_id: str | None) -> Event | None:
+        """The launch of ``task_id`` in the event log (None: not there, or no longer)."""
         for event in reversed(self.events):
             if event.kind == "task_launched" and event.data.get("task_id") == task_id:
                 if framework_id is None or event.data.get("framework_id") == framework_id:
                     return event
-        raise InvalidArgument(
-            f"task_id={task_id!r} was never launched on this cluster; check the id (see cluster.events)"
-        )
+        return None
+
+    def _never_launched(self, task_id: str, framework_id: str | None) -> InvalidArgument:
+        text = f"task_id={task_id!r} was never launched on this cluster; check the id (see cluster.events)"
+        if self.events.dropped:
+            text = (
+                f"task_id={task_id!r} is not in the event log, which keeps the latest {self.events.maxlen:,} events "
+                f"and has let {self.events.dropped:,} older ones go; if it was launched before them"
+                + (", pass framework_id=..." if framework_id is None else "")
+                + " (LocalCluster(events_maxlen=...) keeps more)"
+            )
+        return InvalidArgument(text)
 
     def kill_task(self, task_id: str, framework_id: str | None = None) -> None:
         """Kill a task of a framework started from this cluster object."""
         launched = self._find_task(task_id, framework_id)
-        owner = launched.data["framework_id"]
+        if launched is None and (framework_id is None or not self.events.dropped):
+            raise self._never_launched(task_id, framework_id)
+        owner = launched.data["framework_id"] if launched is not None else framework_id
         for driver in self._drivers:
             if driver.framework_id == owner and not driver.done:
                 driver.kill_task(task_id)
@@ -787,6 +807,8 @@ class LocalCluster:
         from .agent import sandbox_path
 
         launched = self._find_task(task_id, framework_id)
+        if launched is None:
+            return self._logs_on_disk(task_id, stream, framework_id)
         agent_id = launched.data["agent_id"]
         engines = self._engine_agents
         on_engine = engines.get(agent_id) if engines is not None else None
@@ -799,6 +821,23 @@ class LocalCluster:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+    def _logs_on_disk(self, task_id: str, stream: str, framework_id: str | None) -> str:
+        """A task whose launch has left the event log: its sandbox on this machine, found by its id."""
+        from .agent import sandbox_pattern
+
+        if not self.events.dropped:
+            raise self._never_launched(task_id, framework_id)
+        found = glob.glob(os.path.join(sandbox_pattern(self.work_dir, task_id, framework_id), stream))
+        if len(found) > 1:
+            raise InvalidArgument(
+                f"{len(found)} tasks named {task_id!r} have sandboxes here, of different frameworks or agents; "
+                "pass framework_id=... to say which"
+            )
+        if not found:
+            raise self._never_launched(task_id, framework_id)
+        with open(found[0], errors="replace") as f:
+            return f.read()
 
     def wait_for(
         self, predicate: Callable[[Event], bool], timeout: float = 10.0, *, since: float | None = None
@@ -831,6 +870,11 @@ class LocalCluster:
                     break
                 if predicate(event):
                     return event
+            if not ready.is_set() and not self.running:
+                raise RuntimeError(
+                    "no matching event in the log, and this cluster is stopped, so none will come; "
+                    "start a new one with jmesos.LocalCluster(...)"
+                )
             if not ready.wait(timeout):
                 raise TimeoutError(f"no matching event within {timeout}s")
         finally:
