@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from jmesos.runtime import wire
 from jmesos.runtime.wire import AuthenticationError, Hub
 
 
@@ -84,6 +85,23 @@ def test_wrong_secret_is_refused_and_the_server_keeps_serving():
         client.send(channel, "still here?")
         assert receive(client, 1) == [("echo", "still here?")]
         client.shutdown()
+    finally:
+        server.close()
+
+
+def test_a_connection_that_never_answers_the_challenge_is_dropped(monkeypatch):
+    monkeypatch.setattr(wire, "AUTH_TIMEOUT", 0.3)
+    server = Server(b"right")
+    try:
+        silent = socket.create_connection(server.address)
+        assert silent.recv(64)  # the challenge, then nothing from us
+        silent.settimeout(5)
+        assert silent.recv(64) == b""  # the server hung up
+        silent.close()
+        deadline = time.monotonic() + 5
+        while not any(e.kind == "refused" and "no answer to the challenge" in e.detail for e in server.happenings):
+            assert time.monotonic() < deadline, [e.kind for e in server.happenings]
+            time.sleep(0.02)
     finally:
         server.close()
 

@@ -116,6 +116,7 @@ def run_master(
                 route(master.disconnected(now, channel.name))
         elif event.kind == "refused":
             fresh.append(Event(now, "error", "master", "", {"message": event.detail}))
+            print(f"jmesos master: {event.detail}", file=sys.stderr, flush=True)  # for whoever runs it
 
     while not stopping:
         now = clock()

@@ -67,6 +67,9 @@ _HELLO = b"JMESOS2"
 _HELLO_STEM = b"JMESOS"
 #: The longest a lazy message waits for company before it is sent alone.
 LAZY_DELAY = 0.02
+#: How long a new connection has to answer the challenge before it is dropped: a connection
+#: that says nothing would otherwise hold a socket for as long as the master runs.
+AUTH_TIMEOUT = 5.0
 
 
 class AuthenticationError(ConnectionError):
@@ -164,6 +167,7 @@ class Hub:
         self._calls: deque[Callable[[], None]] = deque()
         self._dirty: set[Channel] = set()
         self._lazy: dict[Channel, float] = {}  # channels holding lazy messages -> when they go at the latest
+        self._unanswered: dict[Channel, float] = {}  # accepted, challenged, not yet answered -> when to give up
         self._rbuf = memoryview(mmap.mmap(-1, _READ_SIZE, flags=mmap.MAP_PRIVATE))
 
     # -- set-up -----------------------------------------------------------------------
@@ -341,6 +345,7 @@ class Hub:
         channel.closed = True
         self.channels.discard(channel)
         self._lazy.pop(channel, None)
+        self._unanswered.pop(channel, None)
         try:
             self.selector.unregister(channel.sock)
         except (KeyError, ValueError):
@@ -368,6 +373,11 @@ class Hub:
             wait = max(0.0, min(self._lazy.values()) - time.monotonic())
             timeout = wait if timeout is None else min(timeout, wait)
         out: list[HubEvent] = []
+        if self._unanswered:
+            self._drop_unanswered(out)
+            if self._unanswered:
+                wait = max(0.0, min(self._unanswered.values()) - time.monotonic())
+                timeout = wait if timeout is None else min(timeout, wait)
         for key, mask in self.selector.select(timeout):
             tag = key.data
             if tag == "wake":
@@ -406,7 +416,18 @@ class Hub:
             channel = self._adopt(sock, f"conn-{self._seq}", address, authenticated=False)
             channel.nonce = os.urandom(_NONCE)
             channel.outbuf += _HELLO + channel.nonce
+            self._unanswered[channel] = time.monotonic() + AUTH_TIMEOUT
             self._write(channel)
+
+    def _drop_unanswered(self, out: list[HubEvent]) -> None:
+        now = time.monotonic()
+        for channel, due in list(self._unanswered.items()):
+            if due <= now:
+                self._close(channel)
+                detail = (
+                    f"connection from {channel.address} dropped: no answer to the challenge within {AUTH_TIMEOUT:g}s"
+                )
+                out.append(HubEvent("refused", None, detail=detail))
 
     def _read(self, channel: Channel, out: list[HubEvent]) -> None:
         try:
@@ -433,6 +454,7 @@ class Hub:
                 out.append(HubEvent("refused", None, detail=f"connection from {channel.address} refused: wrong secret"))
                 return
             channel.authenticated = True
+            self._unanswered.pop(channel, None)
             channel.outbuf += _mac(self.secret, theirs)
             self._write(channel)
             out.append(HubEvent("connected", channel))
