@@ -527,7 +527,7 @@ def test_when_the_master_dies_the_cluster_ends_at_once_and_says_why(cluster):
     assert "master process was killed by SIGKILL" in handle.driver.errors[-1]
     _, alive = psutil.wait_procs(family, timeout=10)  # agents, their tasks and the supervisor, before any stop()
     assert alive == []
-    assert not cluster.running and "over (its master died)" in repr(cluster)
+    assert not cluster.running and "over (its master process was killed by SIGKILL)" in repr(cluster)
     with pytest.raises(RuntimeError, match="this cluster is over: its master process was killed by SIGKILL"):
         cluster.add_agent()
     assert "killed by SIGKILL" in cluster.events[-1].data["message"]
@@ -689,6 +689,31 @@ def test_owner_killed_with_sigkill_leaves_no_orphans(tmp_path):
     while os.path.exists(work_dir) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not os.path.exists(work_dir), os.listdir(work_dir)
+
+
+def test_a_supervisor_killed_outright_still_leaves_no_task_behind():
+    """The OOM killer may pick the supervisor: its agents still take their tasks' processes down."""
+    with jmesos.LocalCluster(agents=2, cpus=1, mem="256MiB") as cluster:
+        tasks = [TaskInfo(name=f"s{i}", resources="cpus:1;mem:16", command="sleep 600; true") for i in range(2)]
+        cluster.run_async(Collect(tasks), name="sleepers")
+        cluster.wait_for(
+            lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING" and e.data["task_id"] == "s1",
+            timeout=20,
+        )
+        cluster.wait_for(
+            lambda e: e.kind == "task_state" and e.data["state"] == "TASK_RUNNING" and e.data["task_id"] == "s0",
+            timeout=20,
+        )
+        tree = [p.pid for p in psutil.Process(cluster._proc.pid).children(recursive=True)]
+        sleeps = [p for p in tree if psutil.Process(p).name() == "sleep"]
+        assert len(sleeps) == 2
+        os.kill(cluster._proc.pid, signal.SIGKILL)
+        alive = _wait_gone(tree, timeout=8)
+        assert not alive, f"left running: {cmdlines(alive)}"
+        cluster.wait_for(lambda e: e.kind == "error" and "supervisor process was killed" in e.data["message"], 10)
+        assert "over (its supervisor process was killed by SIGKILL)" in repr(cluster)
+        with pytest.raises(RuntimeError, match="this cluster is over: its supervisor process was killed by SIGKILL"):
+            cluster.add_agent()
 
 
 def test_sigterm_to_the_supervisor_stops_the_cluster_in_order():

@@ -308,6 +308,7 @@ class LocalCluster:
         self.address: tuple[str, int] | None = None
         self.master_pid: int | None = None
         self._stopped = False
+        self._over: str | None = None  # why the cluster ended without stop(): its master or supervisor died
         self._engine_agents: EngineAgents | None = None  # made by the first add_engine_agents
         self._start(start_timeout)
 
@@ -439,16 +440,23 @@ class LocalCluster:
                     self._errors.append(report["message"])
                 self._lock.notify_all()
             if master_lost:  # outside the lock: drivers and the log's subscribers may call back into the cluster
-                self._master_lost(report["code"])
+                self._cluster_over(f"its master process {how_it_ended(report['code'])}")
+        try:  # its reports ended: it has exited, or is about to
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None and not self._stopped and self._over is None:  # killed outright (the OOM killer)
+            self._cluster_over(f"its supervisor process {how_it_ended(code)}")
         with self._lock:
             self._lock.notify_all()
 
-    def _master_lost(self, code: int) -> None:
-        """The master died: end what runs on it at once, with the reason (there is no master to fail over to)."""
-        reason = (
-            f"the cluster's master process {how_it_ended(code)}; the cluster is over (its agents stopped "
-            "their tasks): start a new jmesos.LocalCluster"
-        )
+    def _cluster_over(self, why: str) -> None:
+        """The master or the supervisor died: end what runs on the cluster at once, saying why.
+
+        There is no master to fail over to.  Its agents stop their tasks.
+        """
+        self._over = why
+        reason = f"the cluster is over: {why} (its agents stopped their tasks); start a new jmesos.LocalCluster"
         for driver in self._drivers:
             driver.master_lost(reason)
         # the master cannot log its own death: the log (and the views that read it) hear it from here
@@ -549,17 +557,15 @@ class LocalCluster:
         """True until :meth:`stop`, or until the master process dies (which ends the cluster)."""
         return (
             not self._stopped
+            and self._over is None
             and self._proc is not None
             and self._proc.poll() is None
             and self.master_pid not in self._exits
         )
 
     def _check_running(self) -> None:
-        if self.master_pid in self._exits and not self._stopped:
-            raise RuntimeError(
-                f"this cluster is over: its master process {how_it_ended(self._exits[self.master_pid])}; "
-                "start a new one with jmesos.LocalCluster(...)"
-            )
+        if self._over is not None and not self._stopped:
+            raise RuntimeError(f"this cluster is over: {self._over}; start a new one with jmesos.LocalCluster(...)")
         if not self.running:
             raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
 
@@ -888,7 +894,7 @@ class LocalCluster:
         return dashboard_mimebundle(self, include=include, exclude=exclude, **kwargs)
 
     def __repr__(self) -> str:
-        lost = self.master_pid in self._exits and not self._stopped
-        state = "running" if self.running else "over (its master died)" if lost else "stopped"
+        over = self._over is not None and not self._stopped
+        state = "running" if self.running else f"over ({self._over})" if over else "stopped"
         where = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
         return f"<LocalCluster {state} master={where} agents={len(self.agents)} policy={self.policy!r}>"

@@ -137,7 +137,9 @@ def _agent_child(
     from .agent import run_agent
     from .lifetime import die_with_parent
 
-    die_with_parent()
+    # SIGTERM, not SIGKILL: should the supervisor itself be killed (the OOM killer), the agent still
+    # kills its tasks on the way out, which a task's own children would otherwise outlive
+    die_with_parent(signal.SIGTERM)
     _redirect_output(log)
     pid = os.getpid()
 
