@@ -142,6 +142,16 @@ def test_sys_exit_in_a_python_task_ends_it_as_a_command_exit_would(cluster):
     assert fw.final["exit-3"].state == jmesos.TASK_FAILED and "SystemExit: 3" in fw.final["exit-3"].message
 
 
+def test_a_worker_that_exits_under_an_address_space_limit_mentions_it():
+    """Without cgroups, native code that cannot allocate often just exits: the message says what to try."""
+    with jmesos.LocalCluster(agents=1, cpus=1, mem="512MiB", isolation="rlimit") as cluster:
+        task = TaskInfo(name="gone", resources="cpus:1;mem:64", fn=os._exit, args=(1,))
+        status = cluster.run(Collect([task]), timeout=30).final["gone"]
+    assert status.state == jmesos.TASK_FAILED and status.reason == jmesos.REASON_EXECUTOR_TERMINATED
+    assert "exited with status 1" in status.message
+    assert "address-space limit (64 MiB for the task" in status.message and "give the task more mem" in status.message
+
+
 def test_prints_of_python_tasks_are_in_their_logs(cluster):
     fw = cluster.run(
         Collect([TaskInfo(name="talk", resources="cpus:1;mem:32", fn=lambda: print("hi there") or 5)]), timeout=30

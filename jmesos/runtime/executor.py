@@ -1016,11 +1016,19 @@ class PythonExecutor:
             elif oom:
                 self.agent._python_failed(task, MEMORY, _memory_message(task, worker.container))
             else:
+                note = ""
+                if worker.container.kind == "rlimit" and worker.container.mem:
+                    # no cgroup to tell: native code that cannot allocate (OpenBLAS, say) often just exits
+                    note = (
+                        f"; without cgroups its memory is an address-space limit ({worker.container.mem:g} MiB for the task "
+                        "plus the executor's share), which native libraries can run out of even to load: "
+                        "if the task's stderr mentions memory, give the task more mem"
+                    )
                 self.agent._python_failed(
                     task,
                     "crashed",
                     f"the Python worker running the task {how_it_ended(status)} before the task returned "
-                    "(a crash in native code, os._exit, or a signal); the worker is replaced",
+                    f"(a crash in native code, os._exit, or a signal); the worker is replaced{note}",
                 )
         if not worker.killing and not worker.expected_exit:
             self.agent._executor_exited(self.framework_id, f"python-worker-{worker.pid}", status)
