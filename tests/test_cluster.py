@@ -526,6 +526,27 @@ def test_a_task_can_use_jmesos_and_send_code_back_and_driver_misuse_is_refused(c
     assert cluster._drivers[-1].abort() == "DRIVER_STOPPED"  # aborting a stopped driver changes nothing
 
 
+def test_a_refusal_is_said_even_to_a_scheduler_without_an_error_callback(cluster, capsys):
+    class Stray(jmesos.Scheduler):
+        sent = False
+
+        def resource_offers(self, driver, offers):
+            if driver.errors:  # the refusal came back: done
+                driver.stop()
+                return
+            if not self.sent:
+                self.sent = True
+                driver.send_framework_message("agent-99", "hello?")  # no such agent: the master refuses it
+            driver.decline_offer([o.id for o in offers], jmesos.Filters(refuse_seconds=0))
+
+    cluster.run(Stray(), name="stray", timeout=30)
+    err = capsys.readouterr().err
+    assert (
+        "jmesos: the master refused a request of stray: framework message to unknown or disconnected agent 'agent-99'"
+        in err
+    )
+
+
 def test_when_the_master_dies_the_cluster_ends_at_once_and_says_why(cluster):
     tasks = [TaskInfo(name=f"s{i}", resources="cpus:1;mem:32", command="sleep 60") for i in range(2)]
     handle = cluster.run_async(Collect(tasks), name="orphan")

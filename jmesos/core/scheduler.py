@@ -243,6 +243,17 @@ class FrameworkAPI:
             return False
         return True
 
+    def _refused(self, message: str) -> None:
+        """The master refused a request: keep it, tell the scheduler, and say it where nobody listens.
+
+        A scheduler that does not override ``error`` would otherwise never learn that, say,
+        a framework message went to an agent that does not exist.
+        """
+        self.errors.append(message)
+        if getattr(type(self.scheduler), "error", None) in (None, Scheduler.error):
+            self._report(f"jmesos: the master refused a request of {self.framework_id or 'this framework'}: {message}")
+        self._callback("error", message)
+
     def _deliver_offer_news(self, message: Any) -> bool:
         """Call back for the messages every driver treats alike (offers made or rescinded, losses).
 

@@ -295,7 +295,6 @@ class SchedulerDriver(FrameworkAPI):
                     return
             self._callback("framework_message", message.agent_id, data)
         elif isinstance(message, m.FrameworkError):
-            self.errors.append(message.message)
-            self._callback("error", message.message)
+            self._refused(message.message)
             if not self._registered.is_set() or "failed over" in message.message or "was removed" in message.message:
                 self._finish(DriverStatus.ABORTED)

@@ -121,8 +121,7 @@ class VirtualDriver(FrameworkAPI):
         elif isinstance(message, m.ExecutorToFramework):
             self._callback("framework_message", message.agent_id, message.data)
         elif isinstance(message, m.FrameworkError):
-            self.errors.append(message.message)
-            self._callback("error", message.message)
+            self._refused(message.message)
 
     def __repr__(self) -> str:
         return f"<VirtualDriver {self.framework_id or self.framework.name} {self.status}>"
