@@ -107,17 +107,22 @@ def test_master_refuses_bad_settings_naming_the_option(tmp_path, args, option):
     assert not (tmp_path / "s").exists()  # refused before it wrote a secret
 
 
-@pytest.mark.parametrize("kind", ["in a missing directory", "a directory", "an empty file"])
+@pytest.mark.parametrize("kind", ["in a missing directory", "a directory", "an empty file", "a short secret"])
 def test_master_refuses_a_secret_file_it_cannot_use(tmp_path, kind):
     path = {
         "in a missing directory": tmp_path / "nonexistent" / "s",
         "a directory": tmp_path,
         "an empty file": tmp_path / "empty",
+        "a short secret": tmp_path / "short",
     }[kind]
     if kind == "an empty file":
         path.write_text("")
+    if kind == "a short secret":
+        path.write_text("abc\n")
     done = jmesos("master", "--port", "0", "--secret-file", str(path), cwd=tmp_path, timeout=10)
-    assert_refused(done, "--secret-file")
+    line = assert_refused(done, "--secret-file")
+    if kind == "a short secret":
+        assert "holds a secret of 3 bytes, too easy to guess; use at least 16" in line
 
 
 def test_master_that_cannot_listen_points_at_host_or_port_as_the_cause_is(tmp_path):

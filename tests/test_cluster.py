@@ -817,7 +817,7 @@ def test_demo_runs_and_exits_cleanly():
 
 
 def test_the_commands_refuse_a_port_that_is_not_one(tmp_path):
-    (tmp_path / "secret").write_text("s3cret")
+    (tmp_path / "secret").write_text("a-long-enough-cluster-secret")
     for command in (
         ["master", "--port", "99999"],
         ["agent", "--master", "127.0.0.1:99999", "--secret-file", str(tmp_path / "secret")],

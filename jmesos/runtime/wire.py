@@ -65,6 +65,8 @@ _READ_SIZE = 1 << 20
 #: The listener's greeting; its number changes whenever the frames' layout does (see :mod:`.codec`).
 _HELLO = b"JMESOS2"
 _HELLO_STEM = b"JMESOS"
+#: The shortest secret a secret file may hold (the ones jmesos writes are 64 random hex digits).
+MIN_SECRET = 16
 #: The longest a lazy message waits for company before it is sent alone.
 LAZY_DELAY = 0.02
 #: How long a new connection has to answer the challenge before it is dropped: a connection
@@ -106,6 +108,11 @@ def read_secret(path: str) -> bytes:
         ) from None
     if not secret:
         raise ValueError(f"secret_file={path!r} is empty; pass the file the master wrote")
+    if len(secret) < MIN_SECRET:
+        raise ValueError(
+            f"secret_file={path!r} holds a secret of {len(secret)} bytes, too easy to guess; use at least "
+            f"{MIN_SECRET} random ones (remove the file and let python -m jmesos master write a new one)"
+        )
     return secret
 
 
