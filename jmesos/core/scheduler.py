@@ -88,8 +88,10 @@ class Scheduler:
 
         As in Mesos, an update can come more than once: a state the master tells
         again (an answer to ``reconcile_tasks``, or to killing a task that had
-        already ended) has ``reason == "REASON_RECONCILIATION"``.  Count a task's
-        end by its ``task_id``, not by the number of terminal updates.
+        already ended) has ``reason == "REASON_RECONCILIATION"``, and an update not
+        yet acknowledged is sent again.  Count a task's end by its ``task_id``, not
+        by the number of terminal updates.  Updates never go back: after a task's
+        ``TASK_RUNNING`` no ``TASK_STARTING`` comes, after its end no ``TASK_RUNNING``.
         """
 
     def framework_message(self, driver: Driver, agent_id: str, data: Any) -> None:
