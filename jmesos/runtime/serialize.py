@@ -51,6 +51,8 @@ def _dill():
 
 
 _pickler: Any = None
+#: sys.stdout and friends: dill sends them by name, which is harmless (the other side has its own)
+_STANDARD_STREAMS = tuple(s for s in (sys.stdin, sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s)
 
 
 def _by_value(obj: Any) -> bytes:
@@ -69,6 +71,12 @@ def _by_value(obj: Any) -> bytes:
             def reducer_override(self, obj: Any) -> Any:
                 if type(obj) is ModuleType and obj.__name__ != "__main__" and sys.modules.get(obj.__name__) is obj:
                     return importlib.import_module, (obj.__name__,)
+                if isinstance(obj, io.IOBase) and obj not in _STANDARD_STREAMS:
+                    # dill would reopen the path on the other side: mode "w" empties the very file the
+                    # notebook is writing, and the copy then writes into it
+                    raise pickle.PicklingError(
+                        f"{obj!r} is an open file, which does not travel; open it where it is used"
+                    )
                 return NotImplemented
 
         _pickler = ModulesByName
