@@ -369,7 +369,8 @@ class LocalCluster:
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     break
         if self.address is None:
-            self._give_up(f"the master did not start within start_timeout={timeout}s")
+            timed_out = not self._errors and self._proc.poll() is None
+            self._give_up(f"the master did not start{f' within start_timeout={timeout}s' if timed_out else ''}")
         self._hub = Hub(self._secret, "observer")
         try:
             channel = self._hub.connect(*self.address, name="master")

@@ -1052,5 +1052,5 @@ def _memory_message(task: _Task, container: Container) -> str:
     from .containers import EXECUTOR_OVERHEAD_MIB
 
     limit = f"{task.mem:g} MiB + {EXECUTOR_OVERHEAD_MIB:g} MiB for the interpreter" if task.mem else "no limit"
-    how = "the kernel stopped it" if container.paths else "an allocation failed"
+    how = "the operating system's OOM killer stopped it" if container.paths else "an allocation failed"
     return f"task {task.task_id!r} used more memory than its mem={task.mem:g} MiB allows ({limit}); {how}"
