@@ -7,9 +7,10 @@ reported where it was made, with the field and the fix.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,26 @@ class FrameworkInfo:
             raise InvalidArgument(f"id={self.id!r} must be a framework id string (to fail over), or None")
         if not isinstance(self.labels, dict):
             raise InvalidArgument(f"labels={self.labels!r} must be a dict of names to strings")
+
+
+#: What a per-agent dict may hold (``LocalCluster(agents=[{...}, ...])``).
+AGENT_SETTINGS = ("cpus", "mem", "disk", "gpus", "ports", "attributes", "hostname")
+
+
+def check_agent_keys(agent: Mapping[str, Any], index: int, allowed: tuple[str, ...] = AGENT_SETTINGS) -> None:
+    """InvalidArgument for a key of ``agents[index]`` that is not a setting: a misspelt one would fall back unnoticed."""
+    for key in agent:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed + ("memory", "cpu"), n=1, cutoff=0.6)
+            fix = {"memory": "mem", "cpu": "cpus"}.get(close[0], close[0]) if close else None
+            hint = (
+                f" (did you mean {fix!r}?)"
+                if fix in allowed
+                else f"; a label such as a rack goes in 'attributes', e.g. {{'attributes': {{{str(key)!r}: 'a'}}}}"
+            )
+            raise InvalidArgument(
+                f"agents[{index}] has {key!r}, which is not an agent setting; use " + ", ".join(allowed) + hint
+            )
 
 
 @dataclass

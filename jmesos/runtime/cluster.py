@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import difflib
 import glob
 import json
 import math
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..core import messages as m
 from ..core.events import Event, EventLog
 from ..core.master import MasterConfig
-from ..core.model import FrameworkInfo, InvalidArgument
+from ..core.model import AGENT_SETTINGS, FrameworkInfo, InvalidArgument, check_agent_keys
 from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
 from .driver import SchedulerDriver
@@ -122,17 +121,6 @@ def _check_seconds(name: str, value: Any, example: str) -> None:
         raise InvalidArgument(f"{name}={value!r} must be a positive, finite number of seconds, e.g. {example}")
 
 
-_AGENT_KEYS = ("cpus", "mem", "disk", "gpus", "ports", "attributes", "hostname")
-
-
-def _did_you_mean(key: Any) -> str:
-    close = difflib.get_close_matches(str(key), _AGENT_KEYS + ("memory", "cpu"), n=1, cutoff=0.6)
-    fix = {"memory": "mem", "cpu": "cpus"}.get(close[0], close[0]) if close else None
-    if fix:
-        return f" (did you mean {fix!r}?)"
-    return f"; a label such as a rack goes in 'attributes', e.g. {{'attributes': {{{str(key)!r}: 'a'}}}}"
-
-
 def _agent_specs(
     agents: Any, cpus: Any, mem: Any, disk: Any, gpus: Any, ports: Any, attributes: Any, *, one: bool = False
 ) -> list[dict[str, Any]]:
@@ -157,13 +145,7 @@ def _agent_specs(
     for i, agent in enumerate(agents):
         if not isinstance(agent, Mapping):
             raise InvalidArgument(f"agents[{i}]={agent!r} must be a dict such as {{'cpus': 2, 'mem': '1GiB'}}")
-        unknown = [key for key in agent if key not in _AGENT_KEYS]
-        if unknown:
-            raise InvalidArgument(
-                f"agents[{i}] has {unknown[0]!r}, which is not an agent setting; use "
-                + ", ".join(_AGENT_KEYS)
-                + _did_you_mean(unknown[0])
-            )
+        check_agent_keys(agent, i, AGENT_SETTINGS)
         attrs = agent.get("attributes", attributes[i] if isinstance(attributes, (list, tuple)) else attributes) or {}
         if not isinstance(attrs, Mapping):
             raise InvalidArgument(f"attributes={attrs!r} must be a dict such as {{'rack': 'r1'}}")
