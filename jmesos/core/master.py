@@ -103,7 +103,7 @@ class _Agent:
     peer: str | None
     total: Resources
     tasks: dict[tuple[str, str], _Task] = field(default_factory=dict)
-    offers: set[str] = field(default_factory=set)
+    offers: dict[str, None] = field(default_factory=dict)  # ids, in the order made
     next_ping: float = 0.0
     awaiting_pong: bool = False
     missed: int = 0
@@ -119,7 +119,7 @@ class _Framework:
     info: FrameworkInfo
     peer: str | None
     tasks: dict[str, _Task] = field(default_factory=dict)
-    offers: set[str] = field(default_factory=set)
+    offers: dict[str, None] = field(default_factory=dict)  # ids, in the order made
     failover_deadline: float | None = None
 
 
@@ -156,7 +156,9 @@ class Master:
         # (next_ping, order, agent id) for every agent, plus stale entries a reschedule left behind:
         # at the paper's 50,000 agents, scanning them all on every step made a simulation quadratic
         self._pings: list[tuple[float, int, str]] = []
-        self._dirty_agents: set[str] = set()
+        # agents whose resources changed, to offer at the next round: a dict as an ordered set, since a
+        # set's order follows string hashes, which differ between processes (runs must repeat exactly)
+        self._dirty_agents: dict[str, None] = {}
         self._next_allocation: float = 0.0
         self._last_shares_at = -math.inf
         self._shares_dirty = False
@@ -233,7 +235,7 @@ class Master:
             self._next_allocation = now + self.config.allocation_interval
         elif self._dirty_agents:
             self._allocate(now, self._dirty_agents, out)
-        self._dirty_agents = set()
+        self._dirty_agents = {}
         if self._shares_dirty and now - self._last_shares_at >= self.config.shares_interval:
             self._record_shares(now)
         return self._traced(out)
@@ -396,7 +398,7 @@ class Master:
             agent.tasks.pop(key, None)
             if fw is not None:
                 self.allocator.recover(task.framework_id, task.agent_id, task.resources, None, self._now)
-            self._dirty_agents.add(agent.id)
+            self._dirty_agents[agent.id] = None
         self._used = self._used.subtract_available(task.resources)
         self._shares_dirty = True
         self.completed[key] = task
@@ -424,7 +426,7 @@ class Master:
             self.allocator.activate_framework(fw.id)
             self._event("framework_reconnected", source=fw.id, framework_id=fw.id, name=info.name)
             out.append((peer, m.FrameworkRegistered(fw.id, self.name, reregistered=True)))
-            self._dirty_agents.update(self.agents)
+            self._dirty_agents.update(dict.fromkeys(self.agents))
             return
         framework_id = info.id or self._new_framework_id(info.name)
         info.id = framework_id
@@ -434,7 +436,7 @@ class Master:
         self.allocator.add_framework(framework_id, info.role, {}, True, now)
         self._event("framework_added", source=framework_id, framework_id=framework_id, name=info.name, role=info.role)
         out.append((peer, m.FrameworkRegistered(framework_id, self.name)))
-        self._dirty_agents.update(self.agents)
+        self._dirty_agents.update(dict.fromkeys(self.agents))
 
     def _new_framework_id(self, name: str) -> str:
         spelled = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
@@ -515,8 +517,8 @@ class Master:
                 explanation=decision.explanation,
             )
             self.offers[offer.id] = _Offer(offer, now)
-            fw.offers.add(offer.id)
-            agent.offers.add(offer.id)
+            fw.offers[offer.id] = None
+            agent.offers[offer.id] = None
             by_framework[fw.id].append(offer)
             self._event(
                 "offer",
@@ -538,10 +540,10 @@ class Master:
         if record is None or record.offer.framework_id != fw.id:
             return None
         del self.offers[offer_id]
-        fw.offers.discard(offer_id)
+        fw.offers.pop(offer_id, None)
         agent = self.agents.get(record.offer.agent_id)
         if agent is not None:
-            agent.offers.discard(offer_id)
+            agent.offers.pop(offer_id, None)
         return record
 
     def _rescind_offer(self, now: float, record: _Offer, reason: str, out: Outbox, notify: bool = True) -> None:
@@ -550,14 +552,14 @@ class Master:
         fw = self.frameworks.get(offer.framework_id)
         agent = self.agents.get(offer.agent_id)
         if fw is not None:
-            fw.offers.discard(offer.id)
+            fw.offers.pop(offer.id, None)
             if agent is not None:
                 self.allocator.recover(fw.id, agent.id, offer.resources, None, now)
             if notify and fw.peer is not None:
                 out.append((fw.peer, m.RescindOffer(offer.id, reason)))
         if agent is not None:
-            agent.offers.discard(offer.id)
-            self._dirty_agents.add(agent.id)
+            agent.offers.pop(offer.id, None)
+            self._dirty_agents[agent.id] = None
         self._event(
             "offer_rescinded",
             dest=offer.framework_id,
@@ -642,7 +644,7 @@ class Master:
             for record in records:  # valid ones go back, as Mesos does
                 self._take_offer(fw, record.offer.id)
                 self.allocator.recover(fw.id, record.offer.agent_id, record.offer.resources, None, now)
-                self._dirty_agents.add(record.offer.agent_id)
+                self._dirty_agents[record.offer.agent_id] = None
             self._event("error", source=fw.id, message=problem)
             for task in tasks:
                 task_id = getattr(task, "task_id", repr(task))
@@ -708,7 +710,7 @@ class Master:
         at once to the framework that just said no would ping-pong forever.
         """
         if refuse > 0:
-            self._dirty_agents.add(agent_id)
+            self._dirty_agents[agent_id] = None
 
     def _validate_task(self, fw: _Framework, agent: _Agent, task: Any, remaining: Resources, seen: set[str]) -> str:
         """Why ``task`` cannot launch here, or '' when it can."""
@@ -743,7 +745,7 @@ class Master:
         fw = self._framework_of(peer, msg.framework_id)
         self.allocator.revive(fw.id, now)
         self._event("framework_revived", source=fw.id, framework_id=fw.id)
-        self._dirty_agents.update(self.agents)
+        self._dirty_agents.update(dict.fromkeys(self.agents))
 
     def _on_suppress(self, now: float, peer: str, msg: m.SuppressOffers, out: Outbox) -> None:
         fw = self._framework_of(peer, msg.framework_id)
@@ -880,7 +882,7 @@ class Master:
             out.append((peer, m.AgentRegistered(known.id, self.config.ping_interval)))
             if known.shutdown_reason is not None:  # the operator asked while it was away
                 out.append((peer, m.ShutdownAgent(known.shutdown_reason)))
-            self._dirty_agents.add(known.id)
+            self._dirty_agents[known.id] = None
             return
         previous_id = info.id if isinstance(info.id, str) and info.id else None  # removed, and now back
         self._agent_seq += 1
@@ -905,7 +907,7 @@ class Master:
             previous_id=previous_id,
         )
         out.append((peer, m.AgentRegistered(agent_id, self.config.ping_interval)))
-        self._dirty_agents.add(agent_id)
+        self._dirty_agents[agent_id] = None
         self._shares_dirty = True
 
     def _on_unregister_agent(self, now: float, peer: str, msg: m.UnregisterAgent, out: Outbox) -> None:
@@ -998,7 +1000,7 @@ class Master:
         if agent.peer is not None:
             self._peer_agent.pop(agent.peer, None)
         self._removed_agents.add(agent.id)
-        self._dirty_agents.discard(agent.id)
+        self._dirty_agents.pop(agent.id, None)
         self._total = self._total.subtract_available(agent.total)
         self._shares_dirty = True
         self._event("agent_removed", source=agent.id, agent_id=agent.id, reason=why, graceful=graceful)

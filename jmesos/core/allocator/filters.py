@@ -49,11 +49,13 @@ class DeclineFilters:
         #: expiry times with a filter that may still be live (a min-heap; infinite filters are not in it)
         self.heap: list[float] = []
         #: expiry time -> ids of agents with a filter ending then
-        self._expiring: dict[float, set[str]] = {}
+        # dicts used as sets, here and below: their order is the order things happened, where a set's
+        # order follows string hashes, which differ from one Python process to the next
+        self._expiring: dict[float, dict[str, None]] = {}
         self._agents = agents
         self._slots = slots
         #: ids of agents with at least one filter
-        self.agent_ids: set[str] = set()
+        self.agent_ids: dict[str, None] = {}
 
     def next_expiry(self) -> float | None:
         """When the next filter ends (None: no filter will end by itself)."""
@@ -95,13 +97,13 @@ class DeclineFilters:
         if refused is not None:
             # grouped by value: in a busy cluster many frameworks refuse the same leftovers of an agent
             agent.refused[refused] = agent.refused.get(refused, 0) | bit
-        self.agent_ids.add(agent.id)
+        self.agent_ids[agent.id] = None
         if expiry != _INF:
             ids = self._expiring.get(expiry)
             if ids is None:
-                ids = self._expiring[expiry] = set()
+                ids = self._expiring[expiry] = {}
                 heapq.heappush(self.heap, expiry)
-            ids.add(agent.id)
+            ids[agent.id] = None
 
     def expire(self, now: float) -> None:
         """Drop the filters whose time is up (cheap when none is: one look at the heap's top)."""
@@ -120,7 +122,7 @@ class DeclineFilters:
                     m |= v
                 agent.filtered = m
                 if not agent.filters:
-                    self.agent_ids.discard(agent_id)
+                    self.agent_ids.pop(agent_id, None)
                     agent.refused.clear()
 
     def clear(self, bit: int) -> None:
@@ -129,13 +131,13 @@ class DeclineFilters:
         for agent_id in list(self.agent_ids):
             agent = agents.get(agent_id)
             if agent is None:
-                self.agent_ids.discard(agent_id)
+                self.agent_ids.pop(agent_id, None)
             elif agent.filtered & bit:
                 self.drop(agent, bit)
 
     def forget_agent(self, agent_id: str) -> None:
         """The agent left; its heap entries are skipped when they come due."""
-        self.agent_ids.discard(agent_id)
+        self.agent_ids.pop(agent_id, None)
 
     def drop(self, agent: AgentState, bits: int) -> None:
         """Lift every filter of the frameworks in the bitmask ``bits`` on ``agent``.
@@ -148,7 +150,7 @@ class DeclineFilters:
         if agent.refused:
             _clear_bits(agent.refused, bits)
         if not agent.filters:
-            self.agent_ids.discard(agent.id)
+            self.agent_ids.pop(agent.id, None)
 
     def lift_outgrown(self, agent: AgentState) -> None:
         """Lift the filters whose refused resources no longer hold all the agent has to offer.

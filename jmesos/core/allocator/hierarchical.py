@@ -140,7 +140,9 @@ class HierarchicalAllocator(Allocator):
         #: the decline filters' cluster-wide index (the per-agent masks are on the agents)
         self._filters = DeclineFilters(self._agents, self._slots)
         #: framework id -> agents whose ``used`` named it before it registered
-        self._orphans: dict[str, set[str]] = {}
+        # framework id -> agents holding its resources before it registered (a dict as an ordered set:
+        # adding them up in a set's hash order could round differently in another process)
+        self._orphans: dict[str, dict[str, None]] = {}
         self._reservations: dict[str, dict[str, Resources]] = {}
         #: role -> its quota; a plain dict because the round tests ``quota and fw.role in quota`` per offer
         self._quota: dict[str, Quota] = {}
@@ -387,7 +389,7 @@ class HierarchicalAllocator(Allocator):
             if fw is not None:
                 self._add_vectors(fw, self._roles[fw.role], taken._scalars, 1)
             else:
-                self._orphans.setdefault(framework_id, set()).add(agent_id)
+                self._orphans.setdefault(framework_id, {})[agent_id] = None
         tot = self._total
         for k, v in total._scalars.items():
             tot[k] = tot.get(k, 0) + v
@@ -407,7 +409,7 @@ class HierarchicalAllocator(Allocator):
             else:
                 orphans = self._orphans.get(framework_id)
                 if orphans:
-                    orphans.discard(agent_id)
+                    orphans.pop(agent_id, None)
         tot = self._total
         for k, v in agent.total._scalars.items():
             left = tot.get(k, 0) - v
