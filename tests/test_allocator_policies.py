@@ -284,6 +284,34 @@ def test_a_bad_order_is_reported_and_drf_takes_over(answer, message):
     assert alloc.policy.name == "buggy"
 
 
+def test_a_share_that_is_not_a_number_is_reported_and_drf_takes_over():
+    """A NaN share compares false with everything: it starved B without a word."""
+
+    class NotANumber(Policy):
+        def share(self, allocation, total):
+            return float("nan")
+
+    alloc = cluster(NotANumber, agents=2)
+    got = alloc.allocate(0.0)
+    assert owners(got) == {"a0": "A", "a1": "B"}
+    (error,) = alloc.errors
+    assert error.startswith("policy 'NotANumber' ")  # an unregistered class is named by its class
+    assert "share() returned nan; it must be a number" in error and "falling back to drf" in error
+
+
+def test_a_built_in_policy_name_cannot_be_taken():
+    """A master in another process knows 'drf' as the built-in: the two clusters would differ."""
+
+    class Mine(Policy):
+        pass
+
+    with pytest.raises(
+        ValueError, match="'drf' is a built-in policy; register yours under another name, e.g. 'my-drf'"
+    ):
+        register_policy("drf", Mine)
+    assert get_policy("drf") is DRF
+
+
 @pytest.mark.parametrize(
     "plan, message",
     [

@@ -896,6 +896,20 @@ def test_a_framework_that_fails_over_receives_every_update(cluster):
     assert len(removed) == 1  # only by the successor's own stop, never for the disconnection
 
 
+def test_a_live_policy_that_raises_is_said_on_stderr_not_only_logged(capsys):
+    """The master falls back to DRF and goes on; a run under DRF would otherwise look like the policy worked."""
+
+    class Raises(jmesos.Policy):
+        def order(self, agent, candidates, view):
+            raise RuntimeError("boom in order")
+
+    with jmesos.LocalCluster(agents=1, cpus=2, mem="512MiB", policy=Raises) as cluster:
+        assert len(cluster.run(Squares(4), name="sq", timeout=30).results) == 4
+    err = capsys.readouterr().err
+    assert "jmesos: policy 'Raises' raised RuntimeError: boom in order in order() for agent" in err
+    assert "falling back to drf" in err
+
+
 def test_a_policy_written_in_the_notebook_runs_the_live_master():
     """A policy class registered by name in this process (a notebook) is shipped to the master by value."""
 

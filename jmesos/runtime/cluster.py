@@ -115,6 +115,14 @@ class FrameworkHandle:
         return f"<FrameworkHandle {self.framework_id or self.driver.framework.name} {self.driver.status}>"
 
 
+def _say_policy_failures(events: Sequence[Event]) -> None:
+    """Print the allocator's errors (a policy that raised, and the fallback to DRF): a run that
+    quietly went on under DRF would look like the policy worked."""
+    for event in events:
+        if event.kind == "error" and event.source == "allocator":
+            print(f"jmesos: {event.data.get('message', '')}", file=sys.stderr, flush=True)
+
+
 def _check_seconds(name: str, value: Any, example: str) -> None:
     """InvalidArgument unless ``value`` is a positive number of seconds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
@@ -459,6 +467,7 @@ class LocalCluster:
                     for message in happening.messages:
                         if isinstance(message, m.EventBatch):
                             self.events.extend(message.events)
+                            _say_policy_failures(message.events)
                 elif happening.kind == "closed":
                     return
 

@@ -206,7 +206,7 @@ class HierarchicalAllocator(Allocator):
 
     def _policy_failed(self, message: str) -> None:
         """Record a policy's bad answer and fall back to DRF for the rest of this round and after."""
-        text = f"policy {self._policy.name!r} {message}; falling back to drf for this round and after"
+        text = f"policy {_label(self._policy)} {message}; falling back to drf for this round and after"
         self._error(text)
         self._active = self._default
         self._fell_back = True
@@ -993,8 +993,8 @@ class HierarchicalAllocator(Allocator):
     def _resort_unguarded(self, fw: FrameworkState, role: RoleState) -> None:
         policy = self._active
         total = self._total
-        fw.share = policy.share(fw.alloc, total)
-        role.share = policy.share(role.alloc, total)
+        fw.share = _share(policy, fw.alloc, total)
+        role.share = _share(policy, role.alloc, total)
         if self._flat is not None:
             if fw in self._flat:
                 self._flat.update(fw, self._fw_key(fw))
@@ -1012,7 +1012,7 @@ class HierarchicalAllocator(Allocator):
             self._hook_failed(exc, "_resort_role")
 
     def _resort_role_unguarded(self, role: RoleState) -> None:
-        role.share = self._active.share(role.alloc, self._total)
+        role.share = _share(self._active, role.alloc, self._total)
         if self._flat is None and role in self._role_sorter:
             self._role_sorter.set_mask(role, role.members)
             self._role_sorter.update(role, self._role_key(role))
@@ -1028,8 +1028,8 @@ class HierarchicalAllocator(Allocator):
 
     def _insert_order_unguarded(self, fw: FrameworkState, role: RoleState) -> None:
         policy = self._active
-        fw.share = policy.share(fw.alloc, self._total)
-        role.share = policy.share(role.alloc, self._total)
+        fw.share = _share(policy, fw.alloc, self._total)
+        role.share = _share(policy, role.alloc, self._total)
         if self._flat is not None:
             self._flat.add(fw, self._fw_key(fw), fw.bit)
             return
@@ -1062,9 +1062,9 @@ class HierarchicalAllocator(Allocator):
         policy = self._active
         total = self._total
         for role in self._roles.values():
-            role.share = policy.share(role.alloc, total)
+            role.share = _share(policy, role.alloc, total)
             for fw in role.frameworks.values():
-                fw.share = policy.share(fw.alloc, total)
+                fw.share = _share(policy, fw.alloc, total)
         self._role_sorter = Sorter()
         if not policy.hierarchical:
             self._flat = Sorter()
@@ -1229,3 +1229,20 @@ class HierarchicalAllocator(Allocator):
 def _chain(first: Iterable[AgentState], rest: Iterator[AgentState]) -> Iterator[AgentState]:
     yield from first
     yield from rest
+
+
+def _label(policy: Policy) -> str:
+    """How errors name a policy: its registered name, or its class for one never registered."""
+    name = policy.name
+    if name in ("custom", Policy.name):
+        return f"{type(policy).__name__!r}"
+    return f"{name!r}"
+
+
+def _share(policy: Policy, allocation: Any, total: Any) -> float:
+    """``policy.share(...)``, refused unless a number other than NaN: a NaN compares false with
+    everything, so it would quietly starve frameworks where a wrong type at least fails to sort."""
+    value = policy.share(allocation, total)
+    if value != value or isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"share() returned {value!r}; it must be a number, such as a dominant share of 0.25")
+    return value

@@ -54,6 +54,9 @@ def register_policy(name: str, cls: type[Policy] | None = None, *, replace: bool
         raise ValueError(
             f"cls={cls!r} is not a Policy subclass; write `class Mine(Policy): def order(self, agent, candidates, view): ...`"
         )
+    if name in BUILTIN_POLICIES and name in _POLICIES and _POLICIES[name] is not cls:
+        # a master in another process knows the built-in by this name, so the two would differ
+        raise ValueError(f"{name!r} is a built-in policy; register yours under another name, e.g. 'my-{name}'")
     if not replace and name in _POLICIES and _POLICIES[name] is not cls:
         raise ValueError(f"policy {name!r} is already registered; pick another name or pass replace=True")
     _POLICIES[name] = cls
