@@ -9,6 +9,9 @@ as a task, kill an agent, stop; it checks that no process is left behind.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from typing import Any
 
@@ -29,7 +32,9 @@ class FakeCluster:
         self.address = ("127.0.0.1", 5050)
         self.policy = "drf"
         self.running = True
+        self.over: str | None = None
         self.killed: list[str] = []
+        self.tasks_killed: list[str] = []
 
     def run_async(self, *a: Any, **k: Any) -> None:  # marks it as a cluster for %mesos use
         raise AssertionError("not used")
@@ -39,8 +44,17 @@ class FakeCluster:
             raise ValueError(f"agent_id={agent_id!r} is not an agent of this cluster; use one of ['agent-1']")
         self.killed.append(agent_id)
 
+    def kill_task(self, task_id: str, framework_id: str | None = None) -> None:
+        self.tasks_killed.append(task_id)
+
     def logs(self, task_id: str, stream: str = "stdout", framework_id: str | None = None) -> str:
         return f"{stream} of {task_id}\n" if task_id != "quiet" else ""
+
+    def _check_running(self) -> None:  # as LocalCluster's: over (its master died) is not stopped
+        if self.over is not None:
+            raise RuntimeError(f"this cluster is over: {self.over}; start a new one with jmesos.LocalCluster(...)")
+        if not self.running:
+            raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +145,8 @@ def test_defaults_are_config_traits(ip) -> None:
         ("kill-agent", "the following arguments are required: agent_id"),
         ("start --frobnicate", "unrecognized arguments: --frobnicate"),
         ("task", "%%mesos task"),
+        ("START", "unknown subcommand 'START' (did you mean start"),
+        ("Agents", "(did you mean agents"),
     ],
 )
 def test_mistakes_are_one_line_with_the_fix(ip, line: str, expected: str) -> None:
@@ -138,7 +154,41 @@ def test_mistakes_are_one_line_with_the_fix(ip, line: str, expected: str) -> Non
 
 
 def test_cell_magic_needs_the_task_subcommand(ip) -> None:
-    assert "%%mesos task" in one_line_error(ip, "agents", cell="print(1)")
+    text = one_line_error(ip, "agents", cell="print(1)")
+    assert "%%mesos task [--cpus C] [--mem M] [--agent ID] [--timeout S]" in text
+
+
+@pytest.mark.parametrize("line", ["help start", "start -h", "start --help", "-h start", "help kill-agent"])
+def test_help_has_no_rest_markup(ip, line: str) -> None:
+    _, out = run(ip, line)
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("%mesos "), out.stdout
+    assert "::" not in out.stdout
+    doc = ip.find_line_magic("mesos").__doc__
+    assert "\n::" not in doc
+
+
+@pytest.mark.parametrize(("line", "cell"), [("help task", None), ("task -h", "1")])
+def test_help_of_the_cell_magic_shows_how_to_type_it(ip, line: str, cell: str | None) -> None:
+    _, out = run(ip, line, cell)
+    assert out.stdout.startswith("%%mesos task [--cpus CPUS]"), out.stdout
+    assert "--timeout" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("print", "builtin print()"), ("list", "builtin list()"), ("class", "keyword"), ("match", "keyword")],
+)
+def test_start_refuses_to_hide_a_builtin_or_keyword(ip, name: str, why: str, no_leaks) -> None:
+    magics = ip.magics_manager.registry["MesosMagics"]
+    try:
+        text = one_line_error(ip, f"start --agents 0 --no-dashboard --as {name}")
+        assert f"--as {name!r}" in text and why in text and "--as cluster" in text
+        assert magics.cluster is None, "refused before any process starts"
+    finally:
+        if magics.cluster is not None:
+            magics.cluster.stop()
+            magics.cluster = None
 
 
 @pytest.fixture
@@ -185,7 +235,70 @@ def test_tables_read_the_event_log(ip, fake, notebook_formats) -> None:
     assert "kinds in the log" in one_line_error(ip, "events --kind nope")
 
     _, out = run(ip, "status")
-    assert "3 agents (1 dead), 2 frameworks" in out.stdout
+    assert "3 agents alive, 1 dead, 2 frameworks" in out.stdout
+
+
+@pytest.mark.parametrize("state", ["failed", "FAILED", "TASK_FAILED", "task_failed"])
+def test_tasks_state_takes_any_spelling_of_a_state(ip, fake, state: str) -> None:
+    _, out = run(ip, f"tasks --state {state}")
+    text = out.outputs[0].data["text/plain"]
+    assert text.startswith("tasks (7)") and "TASK_FAILED" in text and "TASK_RUNNING" not in text
+
+
+def test_tasks_filters_that_match_nothing_say_so(ip, fake) -> None:
+    text = one_line_error(ip, "tasks --state bogus")
+    assert text.startswith("--state 'bogus' is not a task state; use one of TASK_STAGING, ") and "TASK_FAILED" in text
+    text = one_line_error(ip, "tasks --framework nope")
+    assert "--framework 'nope' is not a framework of this cluster" in text
+    assert "analytics" in text and "web-batch" in text
+    _, out = run(ip, "tasks --framework web-batch --state running")
+    text = out.outputs[0].data["text/plain"]
+    assert "web-batch-" in text and "analytics-" not in text and "TASK_FINISHED" not in text
+
+
+def test_kill_task_of_an_ended_task_says_so(ip, fake) -> None:
+    assert one_line_error(ip, "kill-task web-batch-t4").startswith("web-batch-t4 has already ended (TASK_FAILED)")
+    assert fake.tasks_killed == []
+    _, out = run(ip, "kill-task analytics-t54")
+    assert fake.tasks_killed == ["analytics-t54"] and "asked to kill analytics-t54" in out.stdout
+
+
+def test_save_events_to_a_directory_names_the_fix(ip, fake, tmp_path) -> None:
+    text = one_line_error(ip, f"save-events {tmp_path}")
+    assert f"{str(tmp_path)!r} is a directory" in text and ".jsonl" in text and "Errno" not in text
+    text = one_line_error(ip, f"save-events {tmp_path / 'no' / 'such' / 'dir.jsonl'}")
+    assert "cannot save the events to" in text and ".jsonl" in text
+
+
+def test_events_table_shows_what_tells_rows_apart_first(ip, fake) -> None:
+    _, out = run(ip, "events --kind task_state --last 3")
+    rows = out.outputs[0].data["text/plain"].splitlines()[3:]
+    assert len(rows) == 3
+    for row in rows:
+        data = row.split("  ")[-1].strip()
+        assert data.startswith('{"state":"TASK_'), row
+
+
+def test_a_cluster_whose_master_died_is_over_not_alive(ip, fake) -> None:
+    fake.running, fake.over = False, "its master process was killed by SIGKILL"
+    _, out = run(ip, "agents")
+    (table,) = out.outputs
+    rows = table.data["text/plain"].splitlines()
+    assert not [r for r in rows if " alive " in r], rows
+    assert "cluster ended" in rows[3] and "this cluster is over: its master process was killed" in rows[-1]
+    _, out = run(ip, "status")
+    assert "3 agents alive when it ended, 1 dead" in out.stdout
+    text = one_line_error(ip, "task", cell="1")
+    assert text == "this cluster is over: its master process was killed by SIGKILL; start a new one with %mesos start"
+    fake.over = None
+    assert "this cluster is stopped; start a new one with %mesos start" in one_line_error(ip, "task", cell="1")
+
+
+@pytest.mark.parametrize("cell", ["%time 1 + 1", "x = 1\n!ls", "  %matplotlib inline"])
+def test_a_cell_with_ipython_syntax_gets_a_hint(ip, fake, cell: str) -> None:
+    text = one_line_error(ip, "task", cell=cell)
+    assert "syntax error" in text and "plain Python on an agent" in text
+    assert "plain Python" not in one_line_error(ip, "task", cell="x = (")
 
 
 def test_actions_call_the_public_api(ip, fake, tmp_path) -> None:
@@ -209,7 +322,7 @@ def test_actions_call_the_public_api(ip, fake, tmp_path) -> None:
 def test_reload_keeps_the_cluster(ip, fake) -> None:
     ip.run_line_magic("reload_ext", "jmesos")
     _, out = run(ip, "status")
-    assert "3 agents (1 dead)" in out.stdout
+    assert "3 agents alive, 1 dead" in out.stdout
     assert len([c for c in ip.configurables if type(c).__name__ == "MesosMagics"]) == 1
 
 
@@ -323,7 +436,7 @@ def test_start_host_opens_the_master_to_other_hosts(ip, no_leaks) -> None:
     try:
         host, port = cluster.address
         assert host == "0.0.0.0"
-        assert out.stdout.startswith(f"jmesos cluster at 0.0.0.0:{port}: 1 agents")
+        assert out.stdout.startswith(f"jmesos cluster at 0.0.0.0:{port}: 1 agent × ")
         listening = [
             c.laddr
             for p in psutil.Process(cluster._proc.pid).children(recursive=True)
@@ -334,5 +447,161 @@ def test_start_host_opens_the_master_to_other_hosts(ip, no_leaks) -> None:
         result, _ = run(ip, "task --cpus 0.5 --mem 32MiB", "6 * 7")
         assert result == 42
     finally:
+        run(ip, "stop")
+    assert not cluster.running
+
+
+class _Interrupter:
+    """Sends this process a SIGINT, as a kernel interrupt does, once ``ready()`` holds, while ``armed``.
+
+    The SIGINT handler only raises KeyboardInterrupt while a magic runs under ``armed``, so a late
+    signal cannot break the test run.
+    """
+
+    def __init__(self) -> None:
+        self.armed = threading.Event()
+        self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.armed.is_set():
+            self.armed.clear()
+            raise KeyboardInterrupt
+
+    def run(self, ip, line: str, cell: str, ready) -> tuple[BaseException | None, Any]:
+        """Run ``%%mesos line`` and interrupt it when ``ready()``; returns what it raised and its output."""
+
+        def interrupt_when_ready() -> None:
+            deadline = time.monotonic() + 30
+            while self.armed.is_set() and time.monotonic() < deadline:
+                try:
+                    now = ready()
+                except Exception:  # noqa: BLE001 - e.g. a log not there yet
+                    now = False
+                if now:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    return
+                time.sleep(0.05)
+
+        raised = None
+        self.armed.set()
+        thread = threading.Thread(target=interrupt_when_ready, daemon=True)
+        thread.start()
+        with capture_output() as out:
+            try:
+                ip.run_cell_magic("mesos", line, cell)
+            except BaseException as exc:  # noqa: BLE001 - a KeyboardInterrupt that got out is the failure to report
+                raised = exc
+        self.armed.clear()
+        thread.join(5)
+        return raised, out
+
+    def close(self) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def _fast_error(ip, line: str, cell: str = "1", within: float = 5.0) -> str:
+    started = time.monotonic()
+    text = one_line_error(ip, line, cell)
+    assert time.monotonic() - started < within, f"{line!r} took {time.monotonic() - started:.1f}s to fail"
+    return text
+
+
+@pytest.mark.timeout(180)
+def test_task_cells_fail_fast_and_stop_cleanly_on_a_real_cluster(ip, no_leaks) -> None:
+    import jmesos
+
+    _, out = run(ip, "start --agents 2 --cpus 2 --mem 256 --no-dashboard --as fcluster")
+    cluster = ip.user_ns["fcluster"]
+    magics = ip.magics_manager.registry["MesosMagics"]
+
+    def next_cell() -> str:
+        return f"cell-{magics._cell_tasks + 1}"
+
+    interrupter = _Interrupter()
+    hog = None
+    try:
+        # a task no live agent can ever take is refused at once, not after --timeout
+        text = _fast_error(ip, "task --agent agent-9 --timeout 60")
+        assert text == "--agent 'agent-9' is not a live agent of this cluster; use one of ['agent-1', 'agent-2']"
+        assert "(did you mean agent-2?)" in _fast_error(ip, "task --agent AGENT-2 --timeout 60")
+        text = _fast_error(ip, "task --cpus 100 --timeout 60")
+        assert text.startswith("no agent of this cluster has cpus:100 in all (the largest has cpus:2;mem:256MiB")
+        assert text.endswith("ask for less or %mesos add-agent --cpus 100")
+        assert "agent-1 has cpus:2;mem:256MiB" in _fast_error(ip, "task --mem 1GiB --agent agent-1 --timeout 60")
+
+        # IPython-only names in a task cell get a hint
+        with capture_output() as out, pytest.raises(UsageError) as info:
+            ip.run_cell_magic("mesos", "task --mem 64MiB", "display(1)")
+        assert "NameError" in out.stderr and "plain Python on an agent" in str(info.value)
+
+        # an interrupt shows what the task printed so far, then one line: no KeyboardInterrupt traceback
+        sleeper = next_cell()
+        raised, out = interrupter.run(
+            ip,
+            "task --mem 64MiB",
+            "import time\nprint('before sleep', flush=True)\ntime.sleep(60)",
+            ready=lambda: "before sleep" in cluster.logs(sleeper),
+        )
+        assert isinstance(raised, UsageError), repr(raised)
+        assert str(raised) in (f"interrupted: {sleeper} killed on agent-1", f"interrupted: {sleeper} killed on agent-2")
+        assert out.stdout == "before sleep\n"
+        ended = cluster.wait_for(
+            lambda e: (
+                e.kind == "task_state" and e.data.get("task_id") == sleeper and e.data.get("state") == "TASK_KILLED"
+            ),
+            timeout=20,
+        )
+        assert ended is not None
+        assert _fast_error(ip, f"kill-task {sleeper}", None).startswith(f"{sleeper} has already ended (TASK_KILLED)")
+
+        # ... and so does one while the cell still waits for an offer: here every cpu is held by another framework
+        class Hog(jmesos.Scheduler):
+            def __init__(self) -> None:
+                self.launched = 0
+
+            def resource_offers(self, driver, offers) -> None:
+                for offer in offers:
+                    if self.launched < 2 and offer.resources.cpus >= 2:
+                        self.launched += 1
+                        sleep = jmesos.TaskInfo(
+                            name=f"hog-{self.launched}", resources="cpus:2;mem:32", fn=time.sleep, args=(60,)
+                        )
+                        driver.launch_tasks([offer.id], [sleep])
+                    else:
+                        driver.decline_offer(offer.id)
+
+        hog = cluster.run_async(Hog(), name="hog")
+        deadline = time.monotonic() + 20
+        while hog.scheduler.launched < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert hog.scheduler.launched == 2
+        since, waiter = time.monotonic(), next_cell()
+        raised, out = interrupter.run(ip, "task --mem 64MiB", "1", ready=lambda: time.monotonic() - since > 1.5)
+        assert isinstance(raised, UsageError), repr(raised)
+        assert str(raised) == f"interrupted: {waiter} given up while it waited for an offer of cpus:1;mem:64MiB"
+        hog.stop()
+
+        # a killed agent is no longer a choice
+        run(ip, "kill-agent agent-1")
+        text = _fast_error(ip, "task --agent agent-1 --timeout 60")
+        assert text == "--agent 'agent-1' is not a live agent of this cluster; use one of ['agent-2']"
+
+        # once the master died, the cluster is over: no agent is shown alive, and the cell says why
+        os.kill(cluster.master_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while cluster.running and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not cluster.running
+        _, out = run(ip, "agents")
+        text = out.outputs[0].data["text/plain"]
+        assert " alive " not in text and "this cluster is over: its master process" in text
+        _, out = run(ip, "status")
+        assert "alive when it ended" in out.stdout
+        text = _fast_error(ip, "task")
+        assert text.startswith("this cluster is over: its master process") and text.endswith("%mesos start")
+    finally:
+        interrupter.close()
+        if hog is not None:
+            hog.stop()
         run(ip, "stop")
     assert not cluster.running

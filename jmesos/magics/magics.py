@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import difflib
+import keyword
+import os
 import re
 import shlex
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +38,7 @@ from ..core.model import Filters, InvalidArgument, TaskInfo
 from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
 from ..core.state import ClusterState
+from ..core.states import TaskState
 from ..widgets import tables
 from ..widgets.feed import feed_for
 
@@ -214,7 +219,7 @@ def _parse_expr(sub: str, line: str) -> argparse.Namespace | None:
     except ValueError as exc:
         raise UsageError(f"cannot read {options.strip()!r}: {exc}; check the quotes") from None
     if "-h" in words or "--help" in words:
-        print(PARSERS[sub].format_help())
+        print(_help_text(sub))
         return None
     if not expr.strip():
         example = "MyFramework()" if sub == "run" else "my_cluster"
@@ -231,6 +236,20 @@ def _parse(sub: str, words: list[str]) -> argparse.Namespace:
     except UsageError as exc:
         form = "%%mesos task" if sub == "task" else f"%mesos {sub}"
         raise UsageError(f"{form}: {exc} (%mesos help {sub})") from None
+
+
+def _help_text(sub: str) -> str:
+    """A subcommand's help as plain text: no reST ``::`` line, and ``%%mesos task`` as it must be typed."""
+    text = PARSERS[sub].format_help()
+    if not text.startswith("::"):
+        return text.rstrip() + "\n"
+    # IPython's formatter writes the usage as a reST literal block: take it out, and line up its lines again
+    usage, _, rest = text[2:].lstrip("\n").partition("\n\n")
+    first, *more = textwrap.dedent(usage).splitlines()
+    if sub == "task":
+        first = first.replace(f"{_PROG} task", "%%mesos task", 1)
+    indent = " " * (first.find(" [") + 1 if " [" in first else 4)
+    return "\n".join([first, *(indent + line.strip() for line in more)]) + "\n\n" + rest.rstrip() + "\n"
 
 
 def _overview() -> str:
@@ -252,11 +271,43 @@ def _overview() -> str:
 
 def _full_help() -> str:
     parts = [_overview(), ""]
-    for name, parser in PARSERS.items():
+    for name in PARSERS:
         parts.append(f"--- {_PROG} {name}" if name != "task" else "--- %%mesos task")
-        parts.append(parser.format_help().strip())
+        parts.append(_help_text(name).strip())
         parts.append("")
     return "\n".join(parts)
+
+
+def _ended(cluster: Any) -> str | None:
+    """Why the cluster no longer runs, in one line with the fix (None while it runs).
+
+    A cluster whose master died is *over*, not stopped: LocalCluster's own check says which.
+    """
+    if getattr(cluster, "running", True) is not False:
+        return None
+    text = "this cluster is stopped"
+    check = getattr(cluster, "_check_running", None)
+    if check is not None:
+        try:
+            check()
+        except RuntimeError as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else text
+    text = text.split("; start a new one", 1)[0]
+    return f"{text}; start a new one with %mesos start"
+
+
+#: names a task cell may reach for that only exist in IPython, not in the plain Python of an agent
+_IPYTHON_ONLY = frozenset({"display", "get_ipython", "clear_output", "In", "Out", "HTML", "Markdown", "Image"})
+_IPYTHON_NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
+_CELL_HINT = "task cells run plain Python on an agent: no IPython magics (%, !), display() or get_ipython()"
+
+
+def _state_name(text: str) -> str | None:
+    """``running``, ``RUNNING``, ``task_running`` -> ``TASK_RUNNING``; None if it names no task state."""
+    name = text.strip().upper().replace("-", "_")
+    if not name.startswith("TASK_"):
+        name = "TASK_" + name
+    return name if name in TaskState.__members__ else None
 
 
 @magics_class
@@ -291,8 +342,12 @@ class MesosMagics(Magics):
         if cell is not None:
             if not words or words[0] != "task":
                 raise UsageError(
-                    "the cell form is %%mesos task [--cpus C] [--mem M] [--agent ID]; for the rest use %mesos"
+                    "the cell form is %%mesos task [--cpus C] [--mem M] [--agent ID] [--timeout S]; "
+                    "for the rest use %mesos"
                 )
+            if "-h" in words[1:] or "--help" in words[1:]:
+                print(_help_text("task"))
+                return None
             args = _parse("task", words[1:])
             return self._guard(lambda: self._task(args, cell))
         if not words:
@@ -310,13 +365,14 @@ class MesosMagics(Magics):
             if sub == "task":
                 hint = " (use the cell magic: %%mesos task, with the code below it)"
             else:
-                near = difflib.get_close_matches(sub, [*PARSERS, "run", "use"], n=2, cutoff=0.7)
-                near += [name for name in PARSERS if name.startswith(sub) or name.endswith("-" + sub)]
+                low = sub.lower()
+                near = difflib.get_close_matches(low, [*PARSERS, "run", "use"], n=2, cutoff=0.7)
+                near += [name for name in PARSERS if name.startswith(low) or name.endswith("-" + low)]
                 near = list(dict.fromkeys(near))[:3]
                 hint = f" (did you mean {' or '.join(near)}?)" if near else ""
             raise UsageError(f"unknown subcommand {sub!r}{hint}; %mesos help lists them")
         if "-h" in rest or "--help" in rest:
-            print(parser.format_help())
+            print(_help_text(sub))
             return None
         args = _parse(sub, rest)
         handler = getattr(self, "_" + sub.replace("-", "_"))
@@ -348,8 +404,10 @@ class MesosMagics(Magics):
         """The cluster the magics drive; ``running=False`` also accepts a stopped one (its log is still readable)."""
         if self.cluster is None:
             raise UsageError("no cluster yet; start one with %mesos start (or %mesos use my_cluster)")
-        if running and getattr(self.cluster, "running", True) is False:
-            raise UsageError("the cluster is stopped; start a new one with %mesos start")
+        if running:
+            ended = _ended(self.cluster)
+            if ended is not None:
+                raise UsageError(ended)
         return self.cluster
 
     def _state(self) -> tuple[Any, ClusterState]:
@@ -387,13 +445,23 @@ class MesosMagics(Magics):
             options["host"] = args.host
         if not args.var.isidentifier():
             raise UsageError(f"--as {args.var!r} is not a Python name; use e.g. --as cluster")
+        if keyword.iskeyword(args.var) or keyword.issoftkeyword(args.var):
+            raise UsageError(
+                f"--as {args.var!r} is a Python keyword, which cannot name a variable; use e.g. --as cluster"
+            )
+        if hasattr(builtins, args.var):
+            raise UsageError(
+                f"--as {args.var!r} would hide Python's builtin {args.var}() in the notebook; use e.g. --as cluster"
+                if callable(getattr(builtins, args.var))
+                else f"--as {args.var!r} would hide Python's builtin {args.var!r} in the notebook; use e.g. --as cluster"
+            )
         self.cluster = LocalCluster(**options)
         self.handles.clear()
         bound = self._bind(args.var, self.cluster)
         where = ":".join(map(str, self.cluster.address)) if getattr(self.cluster, "address", None) else "?"
         each = Resources(cpus=options["cpus"], mem=options["mem"])
         print(
-            f"jmesos cluster at {where}: {options['agents']} agents × {each}; policy {options['policy']}"
+            f"jmesos cluster at {where}: {tables.count(options['agents'], 'agent')} × {each}; policy {options['policy']}"
             + (f"; in the variable {bound!r}" if bound else "")
         )
         if self.dashboard and not args.no_dashboard and self._in_kernel():
@@ -434,11 +502,15 @@ class MesosMagics(Magics):
 
     def _status(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster(running=False)
-        _, state = self._state()
-        s = state.summary()
+        feed, _ = self._state()
+        with feed.locked():
+            s = feed.state.summary()
         util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
+        gone = [f"{s['dead_agents']} dead"] if s["dead_agents"] else []
+        gone += [f"{s['left_agents']} shut down"] if s["left_agents"] else []
+        alive = "alive" if _ended(cluster) is None else "alive when it ended"
         print(
-            f"{cluster!r}\n{tables.count(s['agents'], 'agent')}{tables.gone_note(s)}, "
+            f"{cluster!r}\n{tables.count(s['agents'], 'agent')} {alive}{''.join(', ' + g for g in gone)}, "
             f"{tables.count(s['frameworks'], 'framework')}, {s['running']} tasks running, "
             f"{s['finished']} finished, {s['failed']} failed/lost, {s['offers']} open offers; utilisation {util or 'n/a'}; "
             f"{s['events']} events over {s['time']:.1f}s"
@@ -462,13 +534,44 @@ class MesosMagics(Magics):
 
     # ------------------------------------------------------------------ tables
     def _agents(self, args: argparse.Namespace) -> None:
-        self._show(tables.agents_table)
+        ended = _ended(self._need_cluster(running=False))
+        self._show(lambda s: tables.agents_table(s, ended=ended.split(";")[0] if ended else None))
 
     def _frameworks(self, args: argparse.Namespace) -> None:
         self._show(tables.frameworks_table)
 
     def _tasks(self, args: argparse.Namespace) -> None:
-        self._show(lambda s: tables.tasks_table(s, last=args.last, framework=args.framework, task_state=args.state))
+        task_state = None
+        if args.state is not None:
+            task_state = _state_name(args.state)
+            if task_state is None:
+                raise UsageError(
+                    f"--state {args.state!r} is not a task state; use one of {', '.join(TaskState.__members__)} "
+                    "(or without TASK_, e.g. --state failed)"
+                )
+        feed, _ = self._state()
+        with feed.locked():
+            framework = self._framework_id(feed.state, args.framework) if args.framework is not None else None
+            table = tables.tasks_table(feed.state, last=args.last, framework=framework, task_state=task_state)
+        display(table)
+
+    @staticmethod
+    def _framework_id(state: ClusterState, given: str) -> str:
+        """The id of the framework ``given`` names (by id or by name); a name that matches none is one line."""
+        if given in state.frameworks:
+            return given
+        ids = [fw.framework_id for fw in state.frameworks.values() if fw.name == given]
+        if len(ids) == 1:
+            return ids[0]
+        if ids:
+            raise UsageError(f"--framework {given!r} names {len(ids)} frameworks; pass one id: {', '.join(ids)}")
+        known = [
+            fw.framework_id if fw.name == fw.framework_id else f"{fw.framework_id} ({fw.name})"
+            for fw in state.frameworks.values()
+        ]
+        raise UsageError(
+            f"--framework {given!r} is not a framework of this cluster; use one of: {', '.join(known) or '(none yet)'}"
+        )
 
     def _offers(self, args: argparse.Namespace) -> None:
         self._show(lambda s: tables.offers_table(s, last=args.last))
@@ -487,7 +590,14 @@ class MesosMagics(Magics):
 
     def _save_events(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster(running=False)
-        path = cluster.events.save(args.file)
+        fix = "give a file path ending in .jsonl, e.g. %mesos save-events run.jsonl"
+        if os.path.isdir(args.file):
+            where = os.path.join(args.file, "events.jsonl")
+            raise UsageError(f"{args.file!r} is a directory; give a file path ending in .jsonl, e.g. {where}")
+        try:
+            path = cluster.events.save(args.file)
+        except OSError as exc:
+            raise UsageError(f"cannot save the events to {args.file!r} ({exc.strerror or exc}); {fix}") from None
         print(
             f"saved {len(cluster.events)} events to {str(path)!r}; replay with %mesos replay {shlex.quote(str(path))}"
         )
@@ -547,12 +657,22 @@ class MesosMagics(Magics):
     def _kill_agent(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster()
         cluster.kill_agent(args.agent_id)
+        # the cluster hears of the exit a moment later: wait for it, so the next cell sees the agent gone
+        deadline = time.monotonic() + 2.0
+        while args.agent_id in (getattr(cluster, "agents", None) or ()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         print(
             f"killed {args.agent_id} (SIGKILL); the master notices when its health checks fail, then its tasks are LOST"
         )
 
     def _kill_task(self, args: argparse.Namespace) -> None:
         cluster = self._need_cluster()
+        feed, _ = self._state()
+        with feed.locked():
+            task = feed.state.task(args.task_id, args.framework)
+            ended = task.state if task is not None and task.terminal else None
+        if ended is not None:
+            raise UsageError(f"{args.task_id} has already ended ({ended}); there is nothing to kill")
         cluster.kill_task(args.task_id, framework_id=args.framework)
         print(f"asked to kill {args.task_id}")
 
@@ -613,10 +733,9 @@ class MesosMagics(Magics):
         if args.subcommand is None:
             print(_overview())
             return
-        parser = PARSERS.get(args.subcommand)
-        if parser is None:
+        if args.subcommand not in PARSERS:
             raise UsageError(f"no subcommand {args.subcommand!r}; %mesos help lists them")
-        print(parser.format_help())
+        print(_help_text(args.subcommand))
 
     # ------------------------------------------------------------------ %%mesos task
     def _task(self, args: argparse.Namespace, cell: str) -> Any:
@@ -628,11 +747,15 @@ class MesosMagics(Magics):
         try:
             tree = ast.parse(code, "<%%mesos task>", "exec")
         except SyntaxError as exc:
-            raise UsageError(f"the cell has a syntax error on line {exc.lineno}: {exc.msg}") from None
+            lines = code.splitlines()
+            bad = lines[exc.lineno - 1].lstrip() if exc.lineno and 0 < exc.lineno <= len(lines) else ""
+            hint = f" ({_CELL_HINT})" if bad.startswith(("%", "!")) else ""
+            raise UsageError(f"the cell has a syntax error on line {exc.lineno}: {exc.msg}{hint}") from None
         try:
             need = Resources(cpus=args.cpus, mem=args.mem)
         except ResourceError as exc:
             raise UsageError(str(exc)) from None
+        self._check_fits(cluster, need, args.agent)
         self._cell_tasks += 1
         task_id = f"cell-{self._cell_tasks}"
         variables = self._cell_variables(tree)
@@ -644,16 +767,25 @@ class MesosMagics(Magics):
         scheduler = _CellTask(task, args.agent, need)
         handle = cluster.run_async(scheduler, name=f"%%mesos task {task_id}")
         try:
-            if not scheduler.finished.wait(args.timeout):
-                raise UsageError(
-                    f"{task_id} did not finish within --timeout {args.timeout:g}s"
-                    + ("" if scheduler.launched_on else f" (no agent offered {need}; ask for less or %mesos add-agent)")
-                )
+            try:
+                finished = self._wait_for(cluster, scheduler, args.timeout)
+            finally:
+                handle.stop()  # on an interrupt too: stopping the framework kills its task
         except KeyboardInterrupt:
-            print(f"interrupted: {task_id} killed")
-            raise
-        finally:
-            handle.stop()
+            # what it printed so far, then one line: an interrupt is the student's own doing, not a crash
+            self._print_logs(cluster, task_id, handle.framework_id, scheduler.launched_on)
+            where = (
+                f"{task_id} killed on {scheduler.launched_on}"
+                if scheduler.launched_on
+                else f"{task_id} given up while it waited for an offer of {need}"
+            )
+            raise UsageError(f"interrupted: {where}") from None
+        if not finished:
+            self._print_logs(cluster, task_id, handle.framework_id, scheduler.launched_on)
+            raise UsageError(
+                f"{task_id} did not finish within --timeout {args.timeout:g}s"
+                + ("" if scheduler.launched_on else f" (no agent offered {need}; ask for less or %mesos add-agent)")
+            )
         status = scheduler.status
         assert status is not None
         out = cluster.logs(task_id, framework_id=handle.framework_id)
@@ -666,10 +798,74 @@ class MesosMagics(Magics):
             if detail:
                 print(detail, file=sys.stderr)
             where = f" on {scheduler.launched_on}" if scheduler.launched_on else ""
-            raise UsageError(f"{task_id} ended {state}{where}" + ("; its error is above" if detail else ""))
+            missing = _IPYTHON_NAME_ERROR.findall(detail)
+            hint = f" ({_CELL_HINT})" if any(name in _IPYTHON_ONLY for name in missing) else ""
+            raise UsageError(f"{task_id} ended {state}{where}" + ("; its error is above" if detail else "") + hint)
         if err:
             print(err, end="" if err.endswith("\n") else "\n", file=sys.stderr)
         return status.data
+
+    @staticmethod
+    def _wait_for(cluster: Any, scheduler: _CellTask, timeout: float) -> bool:
+        """Wait until the cell's task ends (False: ``timeout`` passed); give up at once if it never can."""
+        deadline = time.monotonic() + timeout
+        while not scheduler.finished.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                return False
+            ended = _ended(cluster)
+            if ended is not None:
+                raise UsageError(ended)
+            live = getattr(cluster, "agents", None)
+            if scheduler.agent is not None and scheduler.launched_on is None and isinstance(live, list):
+                if scheduler.agent not in live:
+                    raise UsageError(f"--agent {scheduler.agent!r} is gone (killed or shut down); use one of {live}")
+        return True
+
+    @staticmethod
+    def _print_logs(cluster: Any, task_id: str, framework_id: Any, launched_on: str | None) -> None:
+        """What an unfinished task printed so far (nothing if it never launched, or its log cannot be read)."""
+        if launched_on is None:
+            return
+        for stream, file in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+            try:
+                text = cluster.logs(task_id, stream=stream, framework_id=framework_id)
+            except Exception:  # noqa: BLE001 - the one line that follows says what happened
+                continue
+            if text:
+                print(text, end="" if text.endswith("\n") else "\n", file=file)
+
+    def _check_fits(self, cluster: Any, need: Resources, agent: str | None) -> None:
+        """Refuse at once a task no live agent could ever take, instead of waiting --timeout for an offer."""
+        feed, _ = self._state()
+        with feed.locked():
+            alive = {a.agent_id: a for a in feed.state.alive_agents()}
+        live = getattr(cluster, "agents", None)  # the cluster knows first when an agent it started was killed
+        if isinstance(live, list | tuple):
+            alive = {a: view for a, view in alive.items() if a in live}
+        if agent is not None:
+            if agent not in alive:
+                near = [a for a in alive if a.lower() == agent.lower()]
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                raise UsageError(
+                    f"--agent {agent!r} is not a live agent of this cluster{hint}; use one of {list(alive)}"
+                )
+            candidates = [alive[agent]]
+        else:
+            candidates = list(alive.values())
+        if not candidates:
+            raise UsageError("this cluster has no live agent to run the cell; %mesos add-agent")
+        if any(need <= a.total for a in candidates):
+            return
+        short = {k: v for k, v in need.scalars().items() if all(a.total.get(k) < v for a in candidates)}
+        asked = Resources(**short) if short else need
+        largest = max(candidates, key=lambda a: tuple(a.total.get(k) for k in (*short, "cpus", "mem")))
+        add = " ".join(
+            f"--{k} {Resources(**{k: v})}".replace(f"{k}:", "") for k, v in short.items() if k in ("cpus", "mem")
+        )
+        fix = f"ask for less or %mesos add-agent {add}".rstrip()
+        if agent is not None:
+            raise UsageError(f"{agent} has {largest.total} in all, not {asked}; {fix}, or leave out --agent")
+        raise UsageError(f"no agent of this cluster has {asked} in all (the largest has {largest.total}); {fix}")
 
     def _cell_variables(self, tree: ast.Module) -> dict[str, bytes]:
         """Serialised copies of the notebook variables the cell reads; a line on stderr for each that cannot go.

@@ -122,9 +122,11 @@ def _ratio(used: float, total: float, unit: str = "") -> str:
     return f"{n(used)}/{n(total)}"
 
 
-def _agent_status(agent: AgentView) -> str:
+def _agent_status(agent: AgentView, ended: str | None = None) -> str:
     if not agent.alive:
         return "shut down" if agent.left else "dead"
+    if ended:  # the log last saw it alive, but the cluster it belonged to no longer runs
+        return "cluster ended"
     return "alive" if agent.connected else "disconnected"
 
 
@@ -138,15 +140,19 @@ def _agent_note(agent: AgentView) -> str:
     return "; ".join(part for part in parts if part)
 
 
-def agents_table(state: ClusterState) -> Table:
-    """One row per agent: status, used/offered/total cpus and mem, tasks, offers."""
+def agents_table(state: ClusterState, ended: str | None = None) -> Table:
+    """One row per agent: status, used/offered/total cpus and mem, tasks, offers.
+
+    ``ended`` says why the cluster no longer runs (None while it runs): then no agent is shown
+    as alive, whatever the log last said, and the table's note says why.
+    """
     rows, styles = [], []
     for agent in sorted(state.agents.values(), key=lambda a: (not a.alive, a.added, a.agent_id)):
         rows.append(
             [
                 agent.agent_id,
                 agent.hostname,
-                _agent_status(agent),
+                _agent_status(agent, ended),
                 _ratio(agent.used.cpus, agent.total.cpus),
                 f"{agent.offered.cpus:g}",
                 _ratio(agent.used.mem, agent.total.mem, "MiB"),
@@ -173,6 +179,7 @@ def agents_table(state: ClusterState) -> Table:
         ],
         rows,
         styles,
+        note=ended or "",
     )
 
 
@@ -322,11 +329,40 @@ def events_table(events: Iterable[Event], last: int = 20, kind: str | None = Non
     t0 = start if start is not None else (chosen[0].time if chosen else 0.0)
     rows = []
     for e in chosen[-last:]:
-        data = json.dumps(e.data, default=str, separators=(",", ":"))
+        data = json.dumps(_telling_first(e.kind, e.data), default=str, separators=(",", ":"))
         rows.append([round(e.time - t0, 3), e.kind, e.source, e.dest, data if len(data) <= 120 else data[:119] + "…"])
     return Table(
         "events", ["t (s)", "kind", "source", "dest", "data"], rows, [_BAD if r[1] == "error" else "" for r in rows]
     )
+
+
+#: per event kind, the fields that tell its events apart, first (the ids the other columns or the
+#: neighbouring rows repeat come after): a truncated row still shows what happened
+_TELLING = {
+    "task_state": ("state", "reason", "task_id", "agent_id", "message"),
+    "task_launched": ("task_id", "agent_id", "resources", "local"),
+    "task_revoked": ("task_id", "reason"),
+    "offer": ("agent_id", "resources", "framework_id", "explanation", "offer_id"),
+    "offer_accepted": ("task_count", "agent_id", "tasks", "framework_id", "offer_id"),
+    "offer_declined": ("agent_id", "refuse_seconds", "framework_id", "offer_id"),
+    "offer_rescinded": ("reason", "agent_id", "framework_id", "offer_id"),
+    "agent_added": ("agent_id", "resources", "attributes"),
+    "agent_removed": ("agent_id", "reason", "graceful"),
+    "framework_added": ("name", "role", "framework_id"),
+    "framework_removed": ("framework_id", "reason"),
+    "shares": ("shares", "utilization"),
+    "message": ("type",),
+    "error": ("message",),
+}
+
+
+def _telling_first(kind: str, data: Any) -> Any:
+    """``data`` with the fields that tell events of ``kind`` apart first (others follow in their order)."""
+    order = _TELLING.get(kind)
+    if not order or not isinstance(data, dict):
+        return data
+    first = {k: data[k] for k in order if k in data}
+    return {**first, **{k: v for k, v in data.items() if k not in first}}
 
 
 def _bar_html(parts: list[tuple[float, str]], total: float) -> str:
