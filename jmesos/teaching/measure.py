@@ -7,6 +7,12 @@ a saved log (``EventLog.load``) are all measured the same way.
 
 Frameworks are reported by the *name* they registered with (the ``name=`` of
 ``cluster.run``), which is what a student chose and recognises.
+
+Every function here reads the log from its start (registrations, the agents'
+resources, launches of tasks still running), so each refuses a log that has
+let its oldest events go (``events.dropped > 0``) rather than return wrong
+numbers: run the cluster with a larger ``events_maxlen=``.  A log saved from
+such a cluster and loaded back cannot tell; save it before it is full.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core.events import Event
-from ..core.resources import Resources
+from ..core.model import InvalidArgument
+from ..core.resources import SCALARS, Resources
+from ..core.states import TaskState
 
 __all__ = [
     "framework_names",
@@ -38,8 +46,11 @@ TERMINAL = frozenset(
 
 
 def _events(events: Any) -> list[Event]:
-    """Accept an EventLog, a cluster (anything with ``.events``) or a list of events."""
+    """Accept an EventLog, a cluster (anything with ``.events``) or a list of events; refuse one missing its start."""
     source = getattr(events, "events", events)
+    dropped = getattr(source, "dropped", 0)
+    if isinstance(dropped, int) and dropped > 0:
+        raise InvalidArgument(_truncated(events, source, dropped))
     try:
         out = list(source)
     except TypeError:
@@ -47,6 +58,21 @@ def _events(events: Any) -> list[Event]:
     if out and not isinstance(out[0], Event):
         raise TypeError(f"{type(out[0]).__name__} is not an Event; pass cluster.events (or a cluster)")
     return out
+
+
+def _truncated(events: Any, log: Any, dropped: int) -> str:
+    """Why a log that lost its first events cannot be measured, and what to run instead."""
+    maxlen = getattr(log, "maxlen", None)
+    kept = f" (events_maxlen={maxlen:_})" if isinstance(maxlen, int) else ""
+    made_by = type(events).__name__ if events is not log else ""
+    if made_by in ("VirtualCluster", "LocalCluster"):
+        fix = f"run with {made_by}(events_maxlen=...) larger"
+    else:
+        fix = "run with VirtualCluster(events_maxlen=...) or LocalCluster(events_maxlen=...) larger, whichever made it"
+    return (
+        f"the log lost its first {dropped:_} events{kept}; measures over it would be wrong "
+        f"(they count from its start): {fix}"
+    )
 
 
 def framework_names(events: Any) -> dict[str, str]:
@@ -123,6 +149,10 @@ def utilisation(events: Any, resource: str = "cpus") -> tuple[list[float], list[
     One point per change (a task launched or over, an agent added or
     removed), so ``fractions[i]`` holds from ``times[i]`` until ``times[i+1]``.
     """
+    if resource not in SCALARS:
+        raise InvalidArgument(
+            f"resource={resource!r} is not a resource the log counts; use one of {', '.join(SCALARS)}"
+        )
     evs = _events(events)
     total = 0.0
     used = 0.0
@@ -188,7 +218,10 @@ def completion_times(events: Any, state: str = "TASK_FINISHED") -> dict[str, flo
 
     This is a job's completion time when each framework is one job, as in the
     lessons; frameworks none of whose tasks reached ``state`` are left out.
+    ``state`` is a task state: ``"TASK_FINISHED"``, ``"FINISHED"`` or
+    ``jmesos.TASK_FINISHED`` alike.
     """
+    state = _task_state(state)
     evs = _events(events)
     names = framework_names(evs)
     arrived: dict[str, float] = {}
@@ -199,6 +232,17 @@ def completion_times(events: Any, state: str = "TASK_FINISHED") -> dict[str, flo
         elif e.kind == "task_state" and e.data.get("state") == state:
             last[e.data["framework_id"]] = e.time
     return {_name(names, fid): last[fid] - arrived[fid] for fid in last if fid in arrived}
+
+
+def _task_state(state: Any) -> str:
+    """``state`` as the log spells it (``TASK_FINISHED``), or InvalidArgument listing the states."""
+    if isinstance(state, str):
+        name = state.strip().upper()
+        name = name if name.startswith("TASK_") else f"TASK_{name}"
+        if name in TaskState.__members__:
+            return name
+    states = ", ".join(TaskState.__members__)
+    raise InvalidArgument(f"state={state!r} is not a task state; use one of {states} (e.g. state='TASK_FINISHED')")
 
 
 def offer_answers(events: Any) -> list[dict[str, Any]]:
