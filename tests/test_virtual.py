@@ -12,6 +12,7 @@ import pytest
 import jmesos
 from jmesos.core.events import Event
 from jmesos.teaching import VirtualCluster, measure
+from jmesos.teaching.workloads import OneTaskAtATime
 
 NEED = jmesos.Resources(cpus=1, mem="64MiB")
 
@@ -203,3 +204,20 @@ def test_completion_times_takes_a_state_however_spelt_and_refuses_unknown_ones()
     for bad in ("DONE", "", None, 3):
         with pytest.raises(jmesos.InvalidArgument, match="TASK_FINISHED"):
             measure.completion_times(_small_log(), state=bad)
+
+
+def test_a_policy_that_raises_is_said_unless_quiet(capsys):
+    """The run goes on under DRF; without a word it would look like the policy worked."""
+
+    class Raises(jmesos.Policy):
+        def order(self, agent, candidates, view):
+            raise RuntimeError("boom in order")
+
+    for quiet in (False, True):
+        vc = VirtualCluster(1, quiet=quiet, policy=Raises(), allocation_interval=0.2, task_seconds=1.0)
+        vc.add_framework(OneTaskAtATime("cpus:1;mem:128"), name="A")
+        vc.run(until=2)
+        assert vc.events.filter("error")  # logged either way
+        err = capsys.readouterr().err
+        said = "jmesos: policy 'Raises' raised RuntimeError: boom in order" in err
+        assert said is not quiet, err

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..core import messages as m
 from ..core.allocator import make_allocator
-from ..core.events import EventLog
+from ..core.events import Event, EventLog
 from ..core.garbage import rare_full_collections
 from ..core.master import Master, MasterConfig
 from ..core.model import AgentInfo, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus, check_agent_keys
@@ -209,7 +209,7 @@ class VirtualCluster:
     - ``task_seconds``: how long each task runs, in virtual seconds: a number,
       or a function ``TaskInfo -> seconds``;
     - ``latency``: the one-way delay of every message (virtual seconds);
-    - ``quiet``: do not print scheduler exceptions (checkers report them);
+    - ``quiet``: do not print scheduler exceptions or a policy's failures (checkers report them);
     - ``events_maxlen``: how many events :attr:`events` keeps (default
       2,000,000).  A longer run keeps its latest ``events_maxlen`` and
       ``events.dropped`` counts the rest; the :mod:`~jmesos.teaching.measure`
@@ -277,7 +277,7 @@ class VirtualCluster:
             config = MasterConfig(allocation_interval=allocation_interval, trace_messages=False)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        self.master = Master(allocator, config, record=self.events.append)
+        self.master = Master(allocator, config, record=self._record)
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._cancelled: set[int] = set()
@@ -297,6 +297,13 @@ class VirtualCluster:
                 else:
                     self._route([(to, message)])
         self._process_until(0.0)
+
+    def _record(self, event: Event) -> None:
+        """The master's events go to the log; the allocator's errors (a policy that raised, the fallback
+        to DRF) are also printed unless ``quiet``: a run that went on under DRF looks like the policy worked."""
+        self.events.append(event)
+        if event.kind == "error" and event.source == "allocator" and not self.quiet:
+            print(f"jmesos: {event.data.get('message', '')}", file=sys.stderr)
 
     # -- public ----------------------------------------------------------------------------
     def add_framework(
