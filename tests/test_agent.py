@@ -830,7 +830,7 @@ def test_a_sigkilled_agent_leaves_nothing_that_cleanup_agent_cgroups_misses(tmp_
 
 def test_a_wrong_secret_is_refused(tmp_path):
     master = FakeMaster()
-    agent = Agent(master, tmp_path, secret=b"not-the-secret")
+    agent = Agent(master, tmp_path, secret=b"not-the-cluster-secret")
     try:
         master.wait(lambda: master.refused, timeout=10, what="the refusal")
         assert agent.proc.wait(10) == 2
