@@ -91,6 +91,21 @@ def test_allocation_series_is_downsampled(state: ClusterState) -> None:
     assert d["util"]["cpus"][-1][0] == pytest.approx(state.series[-1].time - state.start)
 
 
+def test_a_framework_that_left_ends_its_allocation_lines_at_zero() -> None:
+    """Shares are sampled now and then; a framework that left holds nothing, whatever its last sample said."""
+    import jmesos
+    from jmesos.teaching import VirtualCluster
+    from jmesos.teaching.workloads import Job, JobSpec
+
+    vc = VirtualCluster(2, cpus=2, mem="2GiB", allocation_interval=0.2, task_seconds=0.35, quiet=True)
+    vc.add_framework(Job(JobSpec("batch", jmesos.Resources(cpus=1, mem=256), [0.35] * 8)), name="batch")
+    vc.run(until=20)
+    state = ClusterState().apply(list(vc.events))
+    (batch,) = snap.allocation_view(state)["frameworks"]
+    assert batch["end"] is not None and max(share for _, share in batch["points"]) > 0
+    assert batch["points"][-1] == [batch["end"], 0.0] and batch["with_offers"][-1] == [batch["end"], 0.0]
+
+
 def test_locality_and_trace(state: ClusterState) -> None:
     loc = snap.locality_view(state)
     assert [r["id"] for r in loc["frameworks"]] == ["analytics"] and loc["without"] == ["web-batch"]

@@ -331,14 +331,19 @@ def allocation_view(state: ClusterState, max_points: int = 300) -> dict[str, Any
         fid = fw.framework_id
         end = fw.removed if fw.removed is not None else math.inf
         during = [p for p in series if fw.registered <= p.time <= end]
+        held = [[_rel(state, p.time), round(p.held.get(fid, 0.0), 4)] for p in during]
+        with_offers = [[_rel(state, p.time), round(p.with_offers.get(fid, 0.0), 4)] for p in during]
+        if fw.removed is not None:  # it left holding nothing: its lines end at zero, not at the last sample
+            for line in (held, with_offers):
+                line.append([_rel(state, fw.removed), 0.0])
         frameworks.append(
             {
                 "id": fid,
                 "name": fw.name,
                 "color": framework_color(fw),
                 # what its tasks hold; and as the allocator counts it, with the offers it has not answered
-                "points": [[_rel(state, p.time), round(p.held.get(fid, 0.0), 4)] for p in during],
-                "with_offers": [[_rel(state, p.time), round(p.with_offers.get(fid, 0.0), 4)] for p in during],
+                "points": held,
+                "with_offers": with_offers,
                 "active": fw.active,
                 # a removed framework's lines stop where it left (None: it is still there)
                 "end": _rel(state, fw.removed),
