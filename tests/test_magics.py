@@ -599,6 +599,8 @@ def test_task_cells_fail_fast_and_stop_cleanly_on_a_real_cluster(ip, no_leaks) -
         assert "alive when it ended" in out.stdout
         text = _fast_error(ip, "task")
         assert text.startswith("this cluster is over: its master process") and text.endswith("%mesos start")
+        _, out = run(ip, "stop")
+        assert out.stdout.startswith("this cluster is over: its master process was killed by SIGKILL (its tables")
     finally:
         interrupter.close()
         if hog is not None:

@@ -485,12 +485,14 @@ class MesosMagics(Magics):
         if self.cluster is None:
             raise UsageError("no cluster to stop; %mesos start one")
         was_running = self.cluster.running
+        ended = _ended(self.cluster)  # why it is no longer running: stopped, or over (its master died)
         self.cluster.stop()  # also after its master died: what is left of it goes
         self._close_engine_clients()
         if was_running:
             print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
         else:
-            print("the cluster had already stopped (its tables and events stay readable); %mesos start a new one")
+            why = (ended or "").split(";")[0] if ended and "over" in ended else "the cluster had already stopped"
+            print(f"{why} (its tables and events stay readable); %mesos start a new one")
 
     def _use(self, args: argparse.Namespace) -> None:
         expr = " ".join(args.expr)
