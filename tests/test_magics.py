@@ -50,12 +50,6 @@ class FakeCluster:
     def logs(self, task_id: str, stream: str = "stdout", framework_id: str | None = None) -> str:
         return f"{stream} of {task_id}\n" if task_id != "quiet" else ""
 
-    def _check_running(self) -> None:  # as LocalCluster's: over (its master died) is not stopped
-        if self.over is not None:
-            raise RuntimeError(f"this cluster is over: {self.over}; start a new one with jmesos.LocalCluster(...)")
-        if not self.running:
-            raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
-
 
 @pytest.fixture(scope="module")
 def ip():

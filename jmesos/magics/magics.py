@@ -278,22 +278,18 @@ def _full_help() -> str:
     return "\n".join(parts)
 
 
-def _ended(cluster: Any) -> str | None:
-    """Why the cluster no longer runs, in one line with the fix (None while it runs).
-
-    A cluster whose master died is *over*, not stopped: LocalCluster's own check says which.
-    """
+def _why_ended(cluster: Any) -> str | None:
+    """Why the cluster no longer runs (None while it runs): a cluster whose master died is *over*, not stopped."""
     if getattr(cluster, "running", True) is not False:
         return None
-    text = "this cluster is stopped"
-    check = getattr(cluster, "_check_running", None)
-    if check is not None:
-        try:
-            check()
-        except RuntimeError as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else text
-    text = text.split("; start a new one", 1)[0]
-    return f"{text}; start a new one with %mesos start"
+    over = getattr(cluster, "over", None)
+    return f"this cluster is over: {over}" if over else "this cluster is stopped"
+
+
+def _ended(cluster: Any) -> str | None:
+    """:func:`_why_ended` with the fix, as one line (None while the cluster runs)."""
+    why = _why_ended(cluster)
+    return f"{why}; start a new one with %mesos start" if why else None
 
 
 #: names a task cell may reach for that only exist in IPython, not in the plain Python of an agent
@@ -485,13 +481,13 @@ class MesosMagics(Magics):
         if self.cluster is None:
             raise UsageError("no cluster to stop; %mesos start one")
         was_running = self.cluster.running
-        ended = _ended(self.cluster)  # why it is no longer running: stopped, or over (its master died)
+        over = getattr(self.cluster, "over", None)  # read before stop(), which makes it plain 'stopped'
         self.cluster.stop()  # also after its master died: what is left of it goes
         self._close_engine_clients()
         if was_running:
             print("cluster stopped: frameworks, agents (and their tasks) and master are gone")
         else:
-            why = (ended or "").split(";")[0] if ended and "over" in ended else "the cluster had already stopped"
+            why = f"this cluster is over: {over}" if over else "the cluster had already stopped"
             print(f"{why} (its tables and events stay readable); %mesos start a new one")
 
     def _use(self, args: argparse.Namespace) -> None:
@@ -536,8 +532,8 @@ class MesosMagics(Magics):
 
     # ------------------------------------------------------------------ tables
     def _agents(self, args: argparse.Namespace) -> None:
-        ended = _ended(self._need_cluster(running=False))
-        self._show(lambda s: tables.agents_table(s, ended=ended.split(";")[0] if ended else None))
+        ended = _why_ended(self._need_cluster(running=False))
+        self._show(lambda s: tables.agents_table(s, ended=ended))
 
     def _frameworks(self, args: argparse.Namespace) -> None:
         self._show(tables.frameworks_table)

@@ -555,9 +555,14 @@ class LocalCluster:
             and self.master_pid not in self._exits
         )
 
+    @property
+    def over(self) -> str | None:
+        """Why the cluster ended by itself, not by :meth:`stop` (e.g. 'its master process was killed by SIGKILL')."""
+        return self._over if not self._stopped else None
+
     def _check_running(self) -> None:
-        if self._over is not None and not self._stopped:
-            raise RuntimeError(f"this cluster is over: {self._over}; start a new one with jmesos.LocalCluster(...)")
+        if self.over is not None:
+            raise RuntimeError(f"this cluster is over: {self.over}; start a new one with jmesos.LocalCluster(...)")
         if not self.running:
             raise RuntimeError("this cluster is stopped; start a new one with jmesos.LocalCluster(...)")
 
@@ -886,7 +891,6 @@ class LocalCluster:
         return dashboard_mimebundle(self, include=include, exclude=exclude, **kwargs)
 
     def __repr__(self) -> str:
-        over = self._over is not None and not self._stopped
-        state = "running" if self.running else f"over ({self._over})" if over else "stopped"
+        state = "running" if self.running else f"over ({self.over})" if self.over else "stopped"
         where = f"{self.address[0]}:{self.address[1]}" if self.address else "?"
         return f"<LocalCluster {state} master={where} agents={len(self.agents)} policy={self.policy!r}>"
