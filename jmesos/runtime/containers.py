@@ -244,6 +244,19 @@ def _sweep_stale(parent: str) -> None:
         kill_cgroup_tree(os.path.join(parent, name), timeout=0.5)
 
 
+def _stat(pid: int | str) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ...); None if it is gone.
+
+    The name is cut at its last ``)``: a command can have spaces and brackets in it.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of ``pid``, from /proc (for killing a process tree without cgroups)."""
     children: dict[int, list[int]] = {}
@@ -254,11 +267,10 @@ def descendants(pid: int) -> list[int]:
     for entry in entries:
         if not entry.isdigit():
             continue
+        fields = _stat(entry)
         try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
+            ppid = int(fields[1])  # type: ignore[index]
+        except (TypeError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(entry))
     out, todo = [], [pid]
@@ -271,11 +283,10 @@ def descendants(pid: int) -> list[int]:
 
 def _start_time(pid: int) -> int | None:
     """When ``pid`` started (clock ticks since boot), to tell it from a later process given the same pid."""
+    fields = _stat(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return int(stat[stat.rindex(b")") + 2 :].split()[19])
-    except (OSError, ValueError, IndexError):
+        return int(fields[19])  # type: ignore[index]
+    except (TypeError, ValueError, IndexError):
         return None
 
 
