@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 
-from .runtime.options import CommandParser, count, seconds
+from .runtime.options import CommandParser, as_option, count, seconds
 
 USAGE = """jmesos: resource offers and DRF on a local cluster
 
@@ -46,19 +46,6 @@ def _demo(argv: list[str]) -> int:
     return demo(agents=args.agents, tasks=args.tasks, samples=args.samples)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (as :meth:`Hub.listen` makes it); OSError if impossible."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def _listen_error(host: str, port: int, exc: OSError) -> tuple[str, int]:
     """The one-line message and exit code for a socket that cannot listen on ``host:port``."""
     where = f"jmesos master: cannot listen on {host}:{port} ({exc.strerror or exc})"
@@ -73,7 +60,7 @@ def _listen_error(host: str, port: int, exc: OSError) -> tuple[str, int]:
 
 def _secret(parser: CommandParser, path: str) -> bytes:
     """The secret in ``path``, or a new one written there (mode 0600) if the file does not exist."""
-    from .runtime.wire import new_secret, read_secret
+    from .runtime.wire import new_secret, read_secret, write_secret
 
     if os.path.isdir(path):
         parser.error(f"--secret-file {path!r} is a directory; pass a file (it is created, mode 0600, if missing)")
@@ -81,7 +68,7 @@ def _secret(parser: CommandParser, path: str) -> bytes:
         try:
             secret = read_secret(path)
         except ValueError as exc:
-            message = str(exc).replace(f"secret_file={path!r}", f"--secret-file {path!r}")
+            message = as_option(str(exc), "secret_file")
             if "is empty" in message:
                 message = (
                     f"--secret-file {path!r} is empty; pass the cluster's secret file, "
@@ -91,9 +78,7 @@ def _secret(parser: CommandParser, path: str) -> bytes:
         return secret
     secret = new_secret()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secret)
+        write_secret(path, secret)
     except OSError as exc:
         parser.error(
             f"--secret-file {path!r} cannot be created ({exc.strerror or exc}); "
@@ -106,7 +91,7 @@ def _master(argv: list[str]) -> int:
     from .core.allocator import policy_names
     from .core.master import MasterConfig
     from .runtime.master_process import run_master
-    from .runtime.wire import check_port
+    from .runtime.wire import check_port, listening_socket
 
     def port(text: str) -> int:
         try:
@@ -167,7 +152,7 @@ def _master(argv: list[str]) -> int:
     )
     path = args.secret_file or os.path.join(os.getcwd(), "jmesos-secret")
     try:
-        sock = _bind(args.host, args.port)
+        sock = listening_socket(args.host, args.port)
     except OSError as exc:
         message, code = _listen_error(args.host, args.port, exc)
         print(message, file=sys.stderr)

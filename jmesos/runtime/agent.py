@@ -64,7 +64,7 @@ from ..core.states import Reason, TaskState
 from .command import CommandProcess, LaunchError, describe_exit, launch_command
 from .containers import ISOLATION_MODES, Container, Isolator, make_isolator
 from .executor import ERROR, KILL_GRACE, MEMORY, PROMOTE_AFTER, PythonExecutor, Worker, new_worker, remove_captures
-from .options import CommandParser, seconds
+from .options import CommandParser, as_option, seconds
 from .serialize import Blob
 from .wire import AuthenticationError, Channel, Hub, NotAMasterError, read_secret
 
@@ -1118,13 +1118,6 @@ def _parse_attributes(text: str) -> dict[str, str]:
     return out
 
 
-def _as_option(message: str, name: str) -> str:
-    """A library error about ``name=`` reworded for the command line's ``--name``."""
-    option = "--" + name.replace("_", "-")
-    out = re.sub(rf"\b{name}=(?=\S)", f"{option} ", message)
-    return out if option in out else f"{option}: {message}"
-
-
 def _resources(args: argparse.Namespace) -> Resources:
     """The resources to offer, or ValueError naming the option at fault."""
     given = {"cpus": args.cpus, "mem": args.mem, "disk": args.disk, "gpus": args.gpus, "ports": args.ports}
@@ -1132,7 +1125,7 @@ def _resources(args: argparse.Namespace) -> Resources:
         try:
             Resources(**{name: value})
         except ResourceError as exc:
-            raise ValueError(_as_option(str(exc), name)) from None
+            raise ValueError(as_option(str(exc), name)) from None
     try:
         resources = Resources(**given)
     except ResourceError as exc:
@@ -1193,7 +1186,7 @@ def main(argv: list[str]) -> int:
         try:
             secret = read_secret(args.secret_file)
         except ValueError as exc:
-            raise ValueError(_as_option(str(exc), "secret_file")) from None
+            raise ValueError(as_option(str(exc), "secret_file")) from None
         resources = _resources(args)
         attributes = _parse_attributes(args.attributes)
     except ValueError as exc:

@@ -36,7 +36,7 @@ from .driver import SchedulerDriver
 from .interpreter import jmesos_env
 from .lifetime import how_it_ended
 from .serialize import dumps_value
-from .wire import Channel, Hub, check_port, new_secret
+from .wire import Channel, Hub, check_port, new_secret, write_secret
 
 if TYPE_CHECKING:
     from .engines import EngineAgents
@@ -280,9 +280,7 @@ class LocalCluster:
             ) from None
         self._secret = new_secret()
         self.secret_file = os.path.join(self.work_dir, "secret")
-        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(self._secret)
+        write_secret(self.secret_file, self._secret, replace=True)  # a work_dir given again may hold an old one
         self._agent_options = {"isolation": isolation, "status_retry_interval": status_retry_interval}
         self._port = port
         self._lock = threading.Condition()

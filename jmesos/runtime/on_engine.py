@@ -111,12 +111,6 @@ def _probe(host: str, port: int, timeout: float) -> str:
         return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _write_secret(path: str, secret: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secret)
-
-
 _spawner: ThreadPoolExecutor | None = None
 
 
@@ -143,12 +137,14 @@ def start_agent(
     agent's import path (after its own), so tasks can import what the caller can
     when both run on one machine.
     """
+    from .wire import write_secret
+
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     why = _probe(host, port, probe_timeout)
     if why:
         return {"error": f"cannot connect to the master at {where} from here ({why})"}
     directory = tempfile.mkdtemp(prefix="jmesos-engine-agent-")
-    _write_secret(_secret_file(directory), secret)
+    write_secret(_secret_file(directory), secret)
     command = [sys.executable, "-m", __name__, str(os.getpid()), os.pathsep.join(sys_path)]
     command += ["--master", where, "--secret-file", _secret_file(directory), "--work-dir", _sandboxes(directory)]
     with open(_log_file(directory), "ab") as log:

@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any, NoReturn
 
-__all__ = ["CommandParser", "seconds", "count"]
+__all__ = ["CommandParser", "seconds", "count", "as_option"]
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -51,3 +51,10 @@ def count(option: str, low: int, high: int | None = None, example: str = "3") ->
         return value
 
     return parse
+
+
+def as_option(message: str, name: str) -> str:
+    """A library error about ``name=`` reworded for the command line's ``--name``."""
+    option = "--" + name.replace("_", "-")
+    out = re.sub(rf"\b{name}=(?=\S)", f"{option} ", message)
+    return out if option in out else f"{option}: {message}"

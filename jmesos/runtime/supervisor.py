@@ -42,6 +42,7 @@ import time
 from typing import Any
 
 from .containers import cleanup_agent_cgroups, descendants, own_children, warm_up_attach
+from .wire import listening_socket
 
 __all__ = ["main"]
 
@@ -183,10 +184,8 @@ def main() -> int:
     logs = os.path.join(spec["work_dir"], "logs")
     os.makedirs(logs, exist_ok=True)
     host, port = spec.get("host", "127.0.0.1"), int(spec.get("port", 0))
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)
     except OSError as exc:
         _emit(
             {
@@ -195,7 +194,6 @@ def main() -> int:
             }
         )
         return 1
-    sock.listen(128)
     address = sock.getsockname()[:2]
     processes: dict[int, Any] = {}
 

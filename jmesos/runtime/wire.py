@@ -48,8 +48,10 @@ __all__ = [
     "AuthenticationError",
     "NotAMasterError",
     "read_secret",
+    "write_secret",
     "new_secret",
     "check_port",
+    "listening_socket",
 ]
 
 _HEADER = struct.Struct("!I")
@@ -80,6 +82,19 @@ class AuthenticationError(ConnectionError):
 
 class NotAMasterError(AuthenticationError):
     """What answered at the address is not a jmesos master (no greeting, or another kind of server)."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port`` (0: any free port); OSError, with nothing left open, if it cannot."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def check_port(port: Any, field_name: str = "port") -> int:
@@ -114,6 +129,14 @@ def read_secret(path: str) -> bytes:
             f"{MIN_SECRET} random ones (remove the file and let python -m jmesos master write a new one)"
         )
     return secret
+
+
+def write_secret(path: str, secret: bytes, *, replace: bool = False) -> None:
+    """Write ``secret`` to a new file only its owner can read (mode 0600); ``replace`` allows an old one there."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
 
 
 def _mac(secret: bytes, nonce: bytes) -> bytes:
@@ -181,10 +204,7 @@ class Hub:
     def listen(self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None) -> tuple[str, int]:
         """Listen on ``host:port`` (or adopt an already bound ``sock``); returns the address."""
         if sock is None:
-            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.listen(128)
+            sock = listening_socket(host, port)
         sock.setblocking(False)
         self.listener = sock
         self.selector.register(sock, selectors.EVENT_READ, "listen")
