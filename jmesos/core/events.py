@@ -53,8 +53,32 @@ class Event:
         return json.dumps(asdict(self), default=str, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Event:
-        return cls(float(d["time"]), d["kind"], d.get("source", ""), d.get("dest", ""), d.get("data") or {})
+    def from_dict(cls, d: Any) -> Event:
+        """The event a parsed JSON line (as :meth:`to_json` writes it) holds; ValueError saying what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{_shown(d)} is not a JSON object")
+        if "time" not in d:
+            raise ValueError('no "time"')
+        time = d["time"]
+        if isinstance(time, bool) or not isinstance(time, (int, float, str)):
+            raise ValueError(f'"time" is {_shown(time)}, not a number of seconds')
+        try:
+            time = float(time)
+        except ValueError:
+            raise ValueError(f'"time" is {_shown(time)}, not a number of seconds') from None
+        kind = d.get("kind")
+        if not isinstance(kind, str):
+            raise ValueError('no "kind"' if "kind" not in d else f'"kind" is {_shown(kind)}, not a string')
+        source, dest = d.get("source", ""), d.get("dest", "")
+        for name, value in (("source", source), ("dest", dest)):
+            if not isinstance(value, str):
+                raise ValueError(f'"{name}" is {_shown(value)}, not a string')
+        data = d.get("data")
+        if data is None:
+            data = {}
+        elif not isinstance(data, dict):
+            raise ValueError(f'"data" is {_shown(data)}, not a JSON object')
+        return cls(time, kind, source, dest, data)
 
 
 class EventLog:
@@ -265,7 +289,7 @@ class EventLog:
                     raise _bad_line(path, lineno, what, _UTF8_FIX) from None
                 if line.strip():
                     try:
-                        events.append(_event_from_json(json.loads(line)))
+                        events.append(Event.from_dict(json.loads(line)))
                     except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
                         raise _bad_line(path, lineno, str(exc) or type(exc).__name__) from None
         return cls(maxlen=max(maxlen, len(events) or 1), events=events)
@@ -291,34 +315,6 @@ def _shown(value: Any) -> str:
     """``value`` as it was written in the file (JSON), cut short."""
     text = json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _event_from_json(obj: Any) -> Event:
-    """The event one parsed line of a saved log holds; ValueError saying what is wrong if none."""
-    if not isinstance(obj, dict):
-        raise ValueError(f"{_shown(obj)} is not a JSON object")
-    if "time" not in obj:
-        raise ValueError('no "time"')
-    time = obj["time"]
-    if isinstance(time, bool) or not isinstance(time, (int, float, str)):
-        raise ValueError(f'"time" is {_shown(time)}, not a number of seconds')
-    try:
-        time = float(time)
-    except ValueError:
-        raise ValueError(f'"time" is {_shown(time)}, not a number of seconds') from None
-    kind = obj.get("kind")
-    if not isinstance(kind, str):
-        raise ValueError('no "kind"' if "kind" not in obj else f'"kind" is {_shown(kind)}, not a string')
-    source, dest = obj.get("source", ""), obj.get("dest", "")
-    for name, value in (("source", source), ("dest", dest)):
-        if not isinstance(value, str):
-            raise ValueError(f'"{name}" is {_shown(value)}, not a string')
-    data = obj.get("data")
-    if data is None:
-        data = {}
-    elif not isinstance(data, dict):
-        raise ValueError(f'"data" is {_shown(data)}, not a JSON object')
-    return Event(time, kind, source, dest, data)
 
 
 @dataclass(frozen=True)
