@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["TaskState", "Reason", "TERMINAL_STATES"]
+__all__ = ["TaskState", "Reason", "TERMINAL_STATES", "LIFE_STEP", "state_named"]
 
 
 class TaskState(str, Enum):
@@ -48,6 +48,16 @@ TERMINAL_STATES = frozenset(
         TaskState.TASK_GONE,
     }
 )
+
+
+def state_named(name: object) -> TaskState | None:
+    """The task state ``name`` means ("TASK_FINISHED", "finished", "task-finished" alike); None if none."""
+    if isinstance(name, TaskState):
+        return name
+    if not isinstance(name, str):
+        return None
+    key = name.strip().upper().replace("-", "_")
+    return TaskState.__members__.get(key if key.startswith("TASK_") else f"TASK_{key}")
 
 
 #: How far along its life a task is, for the states that follow one another; an update of a lower

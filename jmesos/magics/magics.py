@@ -38,7 +38,7 @@ from ..core.model import Filters, InvalidArgument, TaskInfo
 from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
 from ..core.state import ClusterState
-from ..core.states import TaskState
+from ..core.states import TaskState, state_named
 from ..widgets import tables
 from ..widgets.feed import feed_for
 
@@ -298,14 +298,6 @@ _IPYTHON_NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
 _CELL_HINT = "task cells run plain Python on an agent: no IPython magics (%, !), display() or get_ipython()"
 
 
-def _state_name(text: str) -> str | None:
-    """``running``, ``RUNNING``, ``task_running`` -> ``TASK_RUNNING``; None if it names no task state."""
-    name = text.strip().upper().replace("-", "_")
-    if not name.startswith("TASK_"):
-        name = "TASK_" + name
-    return name if name in TaskState.__members__ else None
-
-
 @magics_class
 class MesosMagics(Magics):
     """The ``%mesos`` magics.  ``%mesos help`` lists the subcommands."""
@@ -541,7 +533,8 @@ class MesosMagics(Magics):
     def _tasks(self, args: argparse.Namespace) -> None:
         task_state = None
         if args.state is not None:
-            task_state = _state_name(args.state)
+            found = state_named(args.state)
+            task_state = found.value if found is not None else None
             if task_state is None:
                 raise UsageError(
                     f"--state {args.state!r} is not a task state; use one of {', '.join(TaskState.__members__)} "

@@ -24,7 +24,7 @@ from typing import Any
 from ..core.events import Event
 from ..core.model import InvalidArgument
 from ..core.resources import SCALARS, Resources
-from ..core.states import TaskState
+from ..core.states import TaskState, state_named
 
 __all__ = [
     "framework_names",
@@ -236,11 +236,9 @@ def completion_times(events: Any, state: str = "TASK_FINISHED") -> dict[str, flo
 
 def _task_state(state: Any) -> str:
     """``state`` as the log spells it (``TASK_FINISHED``), or InvalidArgument listing the states."""
-    if isinstance(state, str):
-        name = state.strip().upper()
-        name = name if name.startswith("TASK_") else f"TASK_{name}"
-        if name in TaskState.__members__:
-            return name
+    found = state_named(state)
+    if found is not None:
+        return found.value
     states = ", ".join(TaskState.__members__)
     raise InvalidArgument(f"state={state!r} is not a task state; use one of {states} (e.g. state='TASK_FINISHED')")
 
