@@ -496,8 +496,7 @@ class MesosMagics(Magics):
         with feed.locked():
             s = feed.state.summary()
         util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
-        gone = [f"{s['dead_agents']} dead"] if s["dead_agents"] else []
-        gone += [f"{s['left_agents']} shut down"] if s["left_agents"] else []
+        gone = tables.gone_parts(s)
         alive = "alive" if _ended(cluster) is None else "alive when it ended"
         print(
             f"{cluster!r}\n{tables.count(s['agents'], 'agent')} {alive}{''.join(', ' + g for g in gone)}, "

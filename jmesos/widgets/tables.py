@@ -381,10 +381,10 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def gone_note(summary: dict[str, Any], dead_style: str = "") -> str:
-    """``" (2 dead, 1 shut down)"``: the agents no longer in the cluster (``""`` if none).
+def gone_parts(summary: dict[str, Any], dead_style: str = "") -> list[str]:
+    """``["2 dead", "1 shut down"]``: the agents no longer in the cluster, from ``ClusterState.summary()``.
 
-    With ``dead_style`` (CSS) it is HTML, the dead ones in a span of that style.
+    With ``dead_style`` (CSS) they are HTML, the dead ones in a span of that style.
     """
     parts = []
     if summary["dead_agents"]:
@@ -392,6 +392,12 @@ def gone_note(summary: dict[str, Any], dead_style: str = "") -> str:
         parts.append(f"<span style='{dead_style}'>{dead}</span>" if dead_style else dead)
     if summary["left_agents"]:
         parts.append(f"{summary['left_agents']} shut down")
+    return parts
+
+
+def gone_note(summary: dict[str, Any], dead_style: str = "") -> str:
+    """``" (2 dead, 1 shut down)"``: :func:`gone_parts` in brackets (``""`` if none)."""
+    parts = gone_parts(summary, dead_style)
     return f" ({', '.join(parts)})" if parts else ""
 
 
