@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +37,7 @@ from typing import Any
 
 from .garbage import rare_full_collections
 
-__all__ = ["Event", "EventLog"]
+__all__ = ["Event", "EventLog", "say_allocator_errors"]
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,6 @@ class EventLog:
                     callback(batch)
                 except Exception as exc:  # a broken view must not break the cluster
                     self.unsubscribe(callback)
-                    import sys
-
                     print(f"jmesos: event subscriber {callback!r} raised {exc!r}; it was unsubscribed", file=sys.stderr)
 
     def _seal(self, events: list[Event]) -> None:
@@ -296,6 +295,14 @@ class EventLog:
 
     def __repr__(self) -> str:
         return f"<EventLog {len(self)} events>"
+
+
+def say_allocator_errors(events: Iterable[Event]) -> None:
+    """Print the allocator's errors among ``events`` on stderr (a policy that raised, and the fallback
+    to DRF): a run that quietly went on under DRF would look like the policy worked."""
+    for event in events:
+        if event.kind == "error" and event.source == "allocator":
+            print(f"jmesos: {event.data.get('message', '')}", file=sys.stderr, flush=True)
 
 
 _LINE_FIX = (

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core import messages as m
-from ..core.events import Event, EventLog
+from ..core.events import Event, EventLog, say_allocator_errors
 from ..core.master import MasterConfig
 from ..core.model import AGENT_SETTINGS, FrameworkInfo, InvalidArgument, check_agent_keys
 from ..core.resources import ResourceError, Resources
@@ -113,14 +113,6 @@ class FrameworkHandle:
 
     def __repr__(self) -> str:
         return f"<FrameworkHandle {self.framework_id or self.driver.framework.name} {self.driver.status}>"
-
-
-def _say_policy_failures(events: Sequence[Event]) -> None:
-    """Print the allocator's errors (a policy that raised, and the fallback to DRF): a run that
-    quietly went on under DRF would look like the policy worked."""
-    for event in events:
-        if event.kind == "error" and event.source == "allocator":
-            print(f"jmesos: {event.data.get('message', '')}", file=sys.stderr, flush=True)
 
 
 def _check_seconds(name: str, value: Any, example: str) -> None:
@@ -465,7 +457,7 @@ class LocalCluster:
                     for message in happening.messages:
                         if isinstance(message, m.EventBatch):
                             self.events.extend(message.events)
-                            _say_policy_failures(message.events)
+                            say_allocator_errors(message.events)
                 elif happening.kind == "closed":
                     return
 

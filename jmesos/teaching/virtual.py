@@ -32,7 +32,7 @@ from typing import Any
 
 from ..core import messages as m
 from ..core.allocator import make_allocator
-from ..core.events import Event, EventLog
+from ..core.events import Event, EventLog, say_allocator_errors
 from ..core.garbage import rare_full_collections
 from ..core.master import Master, MasterConfig
 from ..core.model import AgentInfo, FrameworkInfo, InvalidArgument, Offer, TaskInfo, TaskStatus, check_agent_keys
@@ -302,8 +302,8 @@ class VirtualCluster:
         """The master's events go to the log; the allocator's errors (a policy that raised, the fallback
         to DRF) are also printed unless ``quiet``: a run that went on under DRF looks like the policy worked."""
         self.events.append(event)
-        if event.kind == "error" and event.source == "allocator" and not self.quiet:
-            print(f"jmesos: {event.data.get('message', '')}", file=sys.stderr)
+        if not self.quiet:
+            say_allocator_errors((event,))
 
     # -- public ----------------------------------------------------------------------------
     def add_framework(
