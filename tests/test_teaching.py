@@ -16,7 +16,6 @@ import pytest
 
 import jmesos
 from jmesos.core.allocator import FairShare, Policy
-from jmesos.core.events import Event
 from jmesos.teaching import (
     OneTaskAtATime,
     VirtualCluster,
@@ -28,6 +27,8 @@ from jmesos.teaching import (
     fairness,
     measure,
 )
+
+from .logs import one_task_log
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 
@@ -478,25 +479,8 @@ def test_fairness_flags_starvation_under_priority():
 
 
 # ---------------------------------------------------------------------------------------- measurements
-def _log():
-    def e(t, kind, **data):
-        return Event(t, kind, data=data)
-
-    return [
-        e(0.0, "agent_added", agent_id="a1", resources={"cpus": 4, "mem": 1024}),
-        e(1.0, "framework_added", framework_id="f1", name="one"),
-        e(1.0, "offer", offer_id="o-1", framework_id="f1", agent_id="a1", resources={"cpus": 4, "mem": 1024}),
-        e(1.1, "task_launched", task_id="t1", framework_id="f1", agent_id="a1", resources={"cpus": 2, "mem": 256}),
-        e(1.1, "offer_accepted", offer_id="o-1", framework_id="f1", agent_id="a1", task_count=1),
-        e(1.2, "offer", offer_id="o-2", framework_id="f1", agent_id="a1", resources={"cpus": 2, "mem": 768}),
-        e(1.3, "offer_accepted", offer_id="o-2", framework_id="f1", agent_id="a1", task_count=0),
-        e(2.0, "task_state", task_id="t1", framework_id="f1", agent_id="a1", state="TASK_RUNNING"),
-        e(3.0, "task_state", task_id="t1", framework_id="f1", agent_id="a1", state="TASK_FINISHED"),
-    ]
-
-
 def test_measurements_read_the_log():
-    log = _log()
+    log = one_task_log()
     assert measure.tasks_launched(log) == {"one": 1}
     assert measure.utilisation(log) == ([0.0, 1.1, 3.0], [0.0, 0.5, 0.0])
     # busy at half the cpus from 1.1 s to 3.0 s, out of the 1.0 s .. 3.0 s window

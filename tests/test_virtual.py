@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 
 import jmesos
-from jmesos.core.events import Event
 from jmesos.teaching import VirtualCluster, measure
 from jmesos.teaching.workloads import OneTaskAtATime
+
+from .logs import one_task_log
 
 NEED = jmesos.Resources(cpus=1, mem="64MiB")
 
@@ -175,35 +176,22 @@ def test_times_to_act_at_are_refused_unless_finite_numbers(at):
 
 
 # ---------------------------------------------------------------------------------------- measurements' arguments
-def _small_log():
-    def e(t, kind, **data):
-        return Event(t, kind, data=data)
-
-    return [
-        e(0.0, "agent_added", agent_id="a1", resources={"cpus": 4, "mem": 1024}),
-        e(1.0, "framework_added", framework_id="f1", name="one"),
-        e(1.1, "task_launched", task_id="t1", framework_id="f1", agent_id="a1", resources={"cpus": 2, "mem": 256}),
-        e(2.0, "task_state", task_id="t1", framework_id="f1", agent_id="a1", state="TASK_RUNNING"),
-        e(3.0, "task_state", task_id="t1", framework_id="f1", agent_id="a1", state="TASK_FINISHED"),
-    ]
-
-
 def test_utilisation_refuses_a_resource_it_does_not_know():
-    assert measure.utilisation(_small_log(), "mem") == ([0.0, 1.1, 3.0], [0.0, 0.25, 0.0])
+    assert measure.utilisation(one_task_log(), "mem") == ([0.0, 1.1, 3.0], [0.0, 0.25, 0.0])
     for bad in ("bogus", "cpu", "ports"):
         with pytest.raises(jmesos.InvalidArgument, match="cpus, mem, disk, gpus"):
-            measure.utilisation(_small_log(), bad)
+            measure.utilisation(one_task_log(), bad)
         with pytest.raises(jmesos.InvalidArgument, match="resource="):
-            measure.mean_utilisation(_small_log(), bad)
+            measure.mean_utilisation(one_task_log(), bad)
 
 
 def test_completion_times_takes_a_state_however_spelt_and_refuses_unknown_ones():
     for state in ("TASK_FINISHED", "FINISHED", "finished", jmesos.TASK_FINISHED):
-        assert measure.completion_times(_small_log(), state=state) == {"one": 2.0}
-    assert measure.completion_times(_small_log(), state="RUNNING") == {"one": 1.0}
+        assert measure.completion_times(one_task_log(), state=state) == {"one": 2.0}
+    assert measure.completion_times(one_task_log(), state="RUNNING") == {"one": 1.0}
     for bad in ("DONE", "", None, 3):
         with pytest.raises(jmesos.InvalidArgument, match="TASK_FINISHED"):
-            measure.completion_times(_small_log(), state=bad)
+            measure.completion_times(one_task_log(), state=bad)
 
 
 def test_a_policy_that_raises_is_said_unless_quiet(capsys):
