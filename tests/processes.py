@@ -22,3 +22,10 @@ def cmdlines(pids) -> list[tuple[int, list[str]]]:
         except psutil.Error:
             pass
     return out
+
+
+def listening_port(line: str, host: str = "127.0.0.1") -> int:
+    """The port ``python -m jmesos master --port 0`` chose, from the first line it prints."""
+    said = f"listening on {host}:"
+    assert said in line, line
+    return int(line.split(said)[1].split(";")[0])

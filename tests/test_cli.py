@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from .processes import listening_port
+
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
 
@@ -236,8 +238,7 @@ def test_agent_with_the_wrong_secret_says_so_once(tmp_path):
     )
     try:
         line = master.stdout.readline()
-        assert "listening on 127.0.0.1:" in line, line
-        port = int(line.split("listening on 127.0.0.1:")[1].split(";")[0])
+        port = listening_port(line)
         wrong = tmp_path / "wrong-secret"
         wrong.write_text("not-the-cluster-secret")
         done = agent(str(wrong), tmp_path, master=f"127.0.0.1:{port}")

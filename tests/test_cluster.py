@@ -18,7 +18,7 @@ import pytest
 import jmesos
 from jmesos import TaskInfo
 
-from .processes import cmdlines, running
+from .processes import cmdlines, listening_port, running
 
 pytestmark = pytest.mark.usefixtures("no_leaks")
 
@@ -839,8 +839,7 @@ def test_master_and_agent_commands_form_a_cluster(tmp_path):
     agent = None
     try:
         line = master.stdout.readline()
-        assert "listening on 127.0.0.1:" in line, line
-        port = int(line.split("listening on 127.0.0.1:")[1].split(";")[0])
+        port = listening_port(line)
         assert os.stat(secret).st_mode & 0o777 == 0o600
         agent = subprocess.Popen(
             [

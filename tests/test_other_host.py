@@ -30,6 +30,7 @@ import pytest
 
 import jmesos
 
+from .processes import listening_port
 from .test_engines import _agent_processes
 
 ipp = pytest.importorskip("ipyparallel")
@@ -300,8 +301,7 @@ def test_the_readme_commands_put_an_agent_on_another_host(other_host, tmp_path):
     agent = None
     try:
         line = master.stdout.readline()
-        assert "listening on 0.0.0.0:" in line, line
-        port = int(line.split("listening on 0.0.0.0:")[1].split(";")[0])
+        port = listening_port(line, "0.0.0.0")
         agent = _start_there(
             other_host.namespace,
             [sys.executable, "-m", "jmesos", "agent", "--master", f"{other_host.our_address}:{port}",
