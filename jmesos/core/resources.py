@@ -99,15 +99,17 @@ def _parse_ports(value: Any) -> frozenset[int]:
     """Parse ``'31000-31010,8080'``, a range, an int or an iterable of ints or (low, high) pairs into a set of ports."""
     if value is None:
         return frozenset()
-    bad = ResourceError(
-        f"ports={value!r} is not a port list; use '31000-31009', '8080,8081', [8080, 8081] or [(31000, 31009)]"
-    )
+
+    def bad() -> ResourceError:  # made only when needed: the value's repr may be long
+        return ResourceError(
+            f"ports={value!r} is not a port list; use '31000-31009', '8080,8081', [8080, 8081] or [(31000, 31009)]"
+        )
 
     def port(p: Any) -> int:
         if isinstance(p, str) and p.strip().isdigit():
             return int(p)
         if isinstance(p, bool) or not isinstance(p, int):
-            raise bad
+            raise bad()
         return p
 
     def span(lo: Any, hi: Any) -> range:
@@ -134,12 +136,12 @@ def _parse_ports(value: Any) -> frozenset[int]:
         for p in value:
             if isinstance(p, (tuple, list)):
                 if len(p) != 2:
-                    raise bad
+                    raise bad()
                 ports.update(span(*p))
             else:
                 ports.add(port(p))
     else:
-        raise bad
+        raise bad()
     if any(not (0 < p < 65536) for p in ports):
         raise ResourceError(f"ports={value!r} has a port outside 1-65535")
     return frozenset(ports)
