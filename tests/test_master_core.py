@@ -451,3 +451,23 @@ def test_an_agent_away_when_asked_to_shut_down_hears_it_when_it_reconnects(h):
     assert isinstance(request, m.ShutdownAgent) and request.reason == "the cluster is stopping"
     h.send("A2", m.UnregisterAgent(aid))
     assert aid not in h.master.agents
+
+
+def test_a_tick_at_the_masters_own_deadline_does_what_was_due(h):
+    """The shares sample was due at last + interval, but the tick checked now - last >= interval.
+
+    In floats 0.6 - 0.5 < 0.1: a tick at that deadline did nothing and asked for
+    the same deadline again, so whatever drives the master by its deadlines spun
+    at one instant.
+    """
+    h.add_agent("A1", "cpus:4;mem:4096")
+    fid = h.add_framework("F")
+    (offer,) = h.offers("F")
+    h.now = 0.5
+    h.send("F", m.Accept(fid, [offer.id], [h.task("t1")], Filters(refuse_seconds=0)))  # sampled at 0.5
+    h.agent_reports("A1", fid, "t1", TaskState.TASK_FINISHED)  # a change at once: the next sample waits
+    assert h.master.next_deadline() == 0.5 + 0.1
+    h.now = h.master.next_deadline()
+    h.master.tick(h.now)
+    assert h.master.next_deadline() > h.now, "a tick at the deadline must move the deadline on"
+    assert [e.time for e in h.events if e.kind == "shares"][-1] == h.now
