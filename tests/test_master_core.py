@@ -471,3 +471,32 @@ def test_a_tick_at_the_masters_own_deadline_does_what_was_due(h):
     h.master.tick(h.now)
     assert h.master.next_deadline() > h.now, "a tick at the deadline must move the deadline on"
     assert [e.time for e in h.events if e.kind == "shares"][-1] == h.now
+
+
+def test_a_framework_that_comes_and_goes_between_two_share_samples_is_still_charted(h):
+    """Shares are sampled at most every shares_interval, but a framework's first offer at once.
+
+    A framework that came and went between two samples (a few tiny tasks while
+    another framework kept the cluster busy) had no point in the allocation chart.
+    """
+    h.add_agent("A1", "cpus:4;mem:4096")
+    h.add_agent("A2", "cpus:4;mem:4096")
+    busy = h.add_framework("B", name="busy")
+    o1, o2 = h.offers("B")
+    h.send("B", m.Accept(busy, [o1.id], [h.task("b0", "cpus:1;mem:128")], Filters(refuse_seconds=60)))
+    h.send("B", m.Decline(busy, [o2.id], Filters(refuse_seconds=60)))
+    h.advance(0.45)
+    h.agent_reports(h.master.agents[o1.agent_id].info.hostname, busy, "b0", TaskState.TASK_FINISHED)  # a sample now
+    h.advance(0.05)
+    quick = h.add_framework("Q", name="quick")  # 0.05 s after that sample: the next is not due yet
+    (offer,) = h.offers("Q")
+    h.now += 0.01
+    h.send("Q", m.Accept(quick, [offer.id], [h.task("q1", "cpus:1;mem:128")], Filters(refuse_seconds=0)))
+    h.now += 0.01
+    h.agent_reports(h.master.agents[offer.agent_id].info.hostname, quick, "q1", TaskState.TASK_FINISHED)
+    h.now += 0.01
+    h.send("Q", m.UnregisterFramework(quick))  # gone before the next sample
+    h.advance(2.0)
+    samples = [(e.time, e.data["shares"]) for e in h.events if e.kind == "shares"]
+    assert any(shares.get(quick, 0) > 0 for _, shares in samples), samples
+    assert quick not in samples[-1][1], "and the last sample has it gone"

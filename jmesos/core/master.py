@@ -121,6 +121,7 @@ class _Framework:
     tasks: dict[str, _Task] = field(default_factory=dict)
     offers: dict[str, None] = field(default_factory=dict)  # ids, in the order made
     failover_deadline: float | None = None
+    charted: bool = False  # its first offer has been sampled in a ``shares`` event
 
 
 @dataclass
@@ -162,6 +163,7 @@ class Master:
         self._next_allocation: float = 0.0
         self._last_shares_at = -math.inf
         self._shares_dirty = False
+        self._chart_now = False  # a framework got its first offer: sample the shares this tick
         self._used = _EMPTY
         self._total = _EMPTY
         self._now = 0.0
@@ -237,7 +239,7 @@ class Master:
             self._allocate(now, self._dirty_agents, out)
         self._dirty_agents = {}
         # the same sum next_deadline() gives: 0.6 - 0.5 < 0.1 in floats, so a tick at that deadline did nothing
-        if self._shares_dirty and now >= self._last_shares_at + self.config.shares_interval:
+        if self._shares_dirty and (self._chart_now or now >= self._last_shares_at + self.config.shares_interval):
             self._record_shares(now)
         return self._traced(out)
 
@@ -519,6 +521,8 @@ class Master:
             )
             self.offers[offer.id] = _Offer(offer, now)
             fw.offers[offer.id] = None
+            if not fw.charted:  # sampled at once, or a framework that comes and goes between samples has no line
+                fw.charted = self._chart_now = True
             agent.offers[offer.id] = None
             by_framework[fw.id].append(offer)
             self._event(
@@ -1034,7 +1038,7 @@ class Master:
 
     def _record_shares(self, now: float) -> None:
         self._last_shares_at = now
-        self._shares_dirty = False
+        self._shares_dirty = self._chart_now = False
         total = self._total
         self._event(
             "shares",
