@@ -341,8 +341,10 @@ def test_bad_input_to_a_running_cluster_is_refused_and_it_keeps_going(cluster):
     with pytest.raises(jmesos.InvalidArgument, match=r"^attributes=\['rack'\] must be a dict such as"):
         cluster.add_agent(attributes=["rack"])
     victim = cluster.add_agent()
+    assert victim not in cluster.exited_agents
     cluster.kill_agent(victim)
     cluster.wait_for(lambda e: e.kind == "agent_removed" and e.data.get("agent_id") == victim, timeout=15)
+    assert victim in cluster.exited_agents and victim not in cluster.agents
     with pytest.raises(jmesos.InvalidArgument, match=f"agent_id='{victim}' has already exited, so there is nothing"):
         cluster.kill_agent(victim)
 

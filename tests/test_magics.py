@@ -39,6 +39,10 @@ class FakeCluster:
     def run_async(self, *a: Any, **k: Any) -> None:  # marks it as a cluster for %mesos use
         raise AssertionError("not used")
 
+    @property
+    def exited_agents(self) -> list[str]:
+        return list(self.killed)
+
     def kill_agent(self, agent_id: str) -> None:
         if agent_id != "agent-1":
             raise ValueError(f"agent_id={agent_id!r} is not an agent of this cluster; use one of ['agent-1']")
@@ -311,6 +315,18 @@ def test_actions_call_the_public_api(ip, fake, tmp_path) -> None:
     assert len(EventLog.load(path)) == len(fake.events)
     assert "not a framework" in one_line_error(ip, "run 42")
     assert "could not evaluate" in one_line_error(ip, "run NoSuchThing()")
+
+
+def test_status_names_a_killed_agent_the_master_has_not_noticed_yet(ip, fake) -> None:
+    """The master counts a killed agent alive until its health checks fail: status says so, not just 'alive'."""
+    run(ip, "kill-agent agent-1")
+    _, out = run(ip, "status")
+    assert (
+        "3 agents alive (agent-1 of them killed; the master notices when its health checks fail), 1 dead" in out.stdout
+    )
+    fake.running = False  # once the cluster ended, nothing more will be noticed
+    _, out = run(ip, "status")
+    assert "killed" not in out.stdout
 
 
 def test_reload_keeps_the_cluster(ip, fake) -> None:

@@ -495,9 +495,15 @@ class MesosMagics(Magics):
         feed, _ = self._state()
         with feed.locked():
             s = feed.state.summary()
+            counted = {a.agent_id for a in feed.state.alive_agents()}
         util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
         gone = tables.gone_parts(s)
         alive = "alive" if _ended(cluster) is None else "alive when it ended"
+        unnoticed = (
+            [a for a in getattr(cluster, "exited_agents", []) if a in counted] if _ended(cluster) is None else []
+        )
+        if unnoticed:  # killed here a moment ago: the master learns it only from missed health checks
+            alive += f" ({', '.join(unnoticed)} of them killed; the master notices when its health checks fail)"
         print(
             f"{cluster!r}\n{tables.count(s['agents'], 'agent')} {alive}{''.join(', ' + g for g in gone)}, "
             f"{tables.count(s['frameworks'], 'framework')}, {s['running']} tasks running, "

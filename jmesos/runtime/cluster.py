@@ -647,6 +647,17 @@ class LocalCluster:
             here = [a for a, pid in self._agent_pids.items() if pid not in self._exits]
         return here + (self._engine_agents.alive() if self._engine_agents is not None else [])
 
+    @property
+    def exited_agents(self) -> list[str]:
+        """Ids of the local agents this cluster started whose process has exited (killed, crashed or shut down).
+
+        The master learns that an agent died only when its health checks fail, a few
+        seconds later (``ping_interval`` x ``max_missed_pings``); until then it still
+        counts the agent, and this list is how to tell.
+        """
+        with self._lock:
+            return [a for a, pid in self._agent_pids.items() if pid in self._exits]
+
     def add_agent(
         self,
         cpus: Any = None,
