@@ -712,6 +712,26 @@ def test_updates_are_resent_until_acknowledged(tmp_path):
         master.close()
 
 
+def test_a_big_result_is_given_time_to_travel_before_it_is_resent(tmp_path):
+    """Resent every retry interval, a 100 MB result queued copy after copy while the first was still on its way."""
+    master = FakeMaster(ack=lambda status: False)
+    agent = Agent(master, tmp_path, "--status-retry-interval", "0.2")
+    try:
+        master.wait(lambda: master.registrations, what="registration")
+        roomy = Resources(cpus=0.1, mem=512)
+        master.run(python_task("big", bytes, 30 * 2**20, resources=roomy), python_task("small", bytes, 10))
+        for task_id in ("big", "small"):
+            assert master.final(task_id).state == TaskState.TASK_FINISHED
+        sent = time.monotonic()
+        master.wait(lambda: len(master.updates("small")) >= 6, timeout=5, what="the small result resent")
+        master.pump_for(max(0.0, 1.5 - (time.monotonic() - sent)))
+        # 30 MB at RETRY_BYTES_PER_SECOND (10 MB/s) waits 3 s more than the retry interval
+        assert [s.state for s in master.updates("big")].count(TaskState.TASK_FINISHED) == 1
+    finally:
+        assert agent.stop() == 0
+        master.close()
+
+
 def test_reconnecting_reregisters_and_resends_what_is_unacknowledged(tmp_path):
     acked: set[str] = set()
     master = FakeMaster(ack=lambda status: status.task_id in acked)

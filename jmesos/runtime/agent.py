@@ -23,7 +23,8 @@ child process.  What it does, as a Mesos agent does:
   ``jmesos.runtime.executor.sandbox()``), which saves ~150 us per small task;
 - **reports status updates** (TASK_STARTING, TASK_RUNNING, then one terminal
   state) and keeps each one until the master acknowledges it, resending those
-  left unacknowledged after ``status_retry_interval`` (with backoff) and all of
+  left unacknowledged after ``status_retry_interval`` (with backoff, and more
+  for a big result, see :data:`RETRY_BYTES_PER_SECOND`) and all of
   them after a reconnection — so no update is lost, and per task they arrive
   in order.  STARTING and RUNNING are held back a few milliseconds so that a
   fast task's three updates leave in one frame;
@@ -77,6 +78,10 @@ SHUTDOWN_GRACE = 1.0
 #: Kills of tasks that ended this recently are ignored rather than answered with TASK_LOST.
 _RECENT_DONE = 10_000
 _MAX_RETRY_BACKOFF = 8  # resend after interval, 2x, 4x, then every 8x the interval
+#: a big result is given time to travel before it is resent: a second for every this many bytes.
+#: A 100 MB result takes seconds to pass agent, master and framework; resent every second meanwhile,
+#: its copies queued behind each other and kept the master busy unpickling them, minutes on end.
+RETRY_BYTES_PER_SECOND = 10 * 2**20
 _SOURCE_AGENT = "SOURCE_AGENT"
 _SOURCE_EXECUTOR = "SOURCE_EXECUTOR"
 
@@ -188,7 +193,7 @@ class _Task:
 class _Pending:
     """A status update waiting for its acknowledgement."""
 
-    __slots__ = ("status", "task", "due", "tries", "message")
+    __slots__ = ("status", "task", "due", "tries", "message", "travel")
 
     def __init__(self, status: TaskStatus, task: _Task, due: float) -> None:
         self.status = status
@@ -196,6 +201,9 @@ class _Pending:
         self.due = due
         self.tries = 0
         self.message = m.StatusUpdate(status)
+        data = status.data
+        #: seconds a result this big may take to reach the framework, on top of the retry interval
+        self.travel = len(data) / RETRY_BYTES_PER_SECOND if isinstance(data, (bytes, bytearray)) else 0.0
 
 
 def _validate(info: Any) -> str:
@@ -713,8 +721,8 @@ class Agent:
         )
         task.latest = status
         task.unacked += 1
-        due = time.monotonic() + self.retry_interval
-        pending = _Pending(status, task, due)
+        pending = _Pending(status, task, 0.0)
+        pending.due = due = time.monotonic() + self.retry_interval + pending.travel
         self._unacked[status.uuid] = pending  # type: ignore[index]
         if due < self._retry_at:
             self._retry_at = due
@@ -729,7 +737,7 @@ class Agent:
             if everything or pending.due <= now:
                 self.hub.send(channel, pending.message)  # type: ignore[arg-type]
                 pending.tries = 0 if everything else pending.tries + 1
-                pending.due = now + self.retry_interval * min(2**pending.tries, _MAX_RETRY_BACKOFF)
+                pending.due = now + self.retry_interval * min(2**pending.tries, _MAX_RETRY_BACKOFF) + pending.travel
             if pending.due < next_due:
                 next_due = pending.due
         self._retry_at = next_due
