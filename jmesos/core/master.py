@@ -52,7 +52,7 @@ class MasterConfig:
     offer_timeout: float | None = None
     ping_interval: float = 1.0
     max_missed_pings: int = 3
-    #: at most this often (virtual seconds) a ``shares`` event is recorded
+    #: at most this often (virtual seconds) a ``shares`` event is recorded, except at a framework's first offer
     shares_interval: float = 0.1
     #: record every protocol message as a ``message`` event (the message-trace view needs it)
     trace_messages: bool = True
