@@ -131,9 +131,10 @@ def dumps_value(value: Any, what: str = "value", by_value: bool = False) -> Blob
 def loads_value(blob: bytes) -> Any:
     if not blob:
         return None
-    if blob[:1] == b"P":
-        return pickle.loads(blob[1:])
-    return _dill().loads(blob[1:])
+    with memoryview(blob) as whole, whole[1:] as body:  # not blob[1:]: a copy of a 100 MB result is 50 ms
+        if blob[:1] == b"P":
+            return pickle.loads(body)
+        return _dill().loads(body)
 
 
 def dumps_call(fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None) -> Blob:
