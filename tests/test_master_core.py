@@ -500,3 +500,6 @@ def test_a_framework_that_comes_and_goes_between_two_share_samples_is_still_char
     samples = [(e.time, e.data["shares"]) for e in h.events if e.kind == "shares"]
     assert any(shares.get(quick, 0) > 0 for _, shares in samples), samples
     assert quick not in samples[-1][1], "and the last sample has it gone"
+    # the chart's solid line is the share of the tasks a framework holds: sampled when its first task launched
+    launched = next(e.time for e in h.events if e.kind == "task_launched" and e.data["framework_id"] == quick)
+    assert launched in [t for t, _ in samples], (launched, samples)

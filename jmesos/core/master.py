@@ -52,7 +52,7 @@ class MasterConfig:
     offer_timeout: float | None = None
     ping_interval: float = 1.0
     max_missed_pings: int = 3
-    #: at most this often (virtual seconds) a ``shares`` event is recorded, except at a framework's first offer
+    #: at most this often (virtual seconds) a ``shares`` event is recorded, except at a framework's first offer and launch
     shares_interval: float = 0.1
     #: record every protocol message as a ``message`` event (the message-trace view needs it)
     trace_messages: bool = True
@@ -122,6 +122,7 @@ class _Framework:
     offers: dict[str, None] = field(default_factory=dict)  # ids, in the order made
     failover_deadline: float | None = None
     charted: bool = False  # its first offer has been sampled in a ``shares`` event
+    tasks_charted: bool = False  # and its first launch
 
 
 @dataclass
@@ -163,7 +164,7 @@ class Master:
         self._next_allocation: float = 0.0
         self._last_shares_at = -math.inf
         self._shares_dirty = False
-        self._chart_now = False  # a framework got its first offer: sample the shares this tick
+        self._chart_now = False  # a framework got its first offer or launched its first task: sample now
         self._used = _EMPTY
         self._total = _EMPTY
         self._now = 0.0
@@ -246,7 +247,7 @@ class Master:
     def next_deadline(self) -> float:
         """When :meth:`tick` should next be called (``now`` or earlier means at once)."""
         deadline = self._next_allocation
-        if self._dirty_agents:
+        if self._dirty_agents or (self._chart_now and self._shares_dirty):
             return self._now
         if self._shares_dirty:
             deadline = min(deadline, self._last_shares_at + self.config.shares_interval)
@@ -704,6 +705,8 @@ class Master:
         if launched:
             out.append((agent.peer, m.RunTasks(fw.id, launched)))  # type: ignore[arg-type]
             self._shares_dirty = True
+            if not fw.tasks_charted:  # the held share rises now; a framework of a few ms is gone by the next sample
+                fw.tasks_charted = self._chart_now = True
         if remaining:
             self.allocator.recover(fw.id, agent.id, remaining, refuse, now)
             self._offer_elsewhere(agent.id, refuse)
