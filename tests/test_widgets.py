@@ -267,6 +267,56 @@ def test_dashboard_traits_lazy_views_and_one_message_per_tick() -> None:
         dash.close()
 
 
+def test_while_a_cell_runs_the_views_not_selected_are_kept_fresh_too(monkeypatch) -> None:
+    """A tab clicked while a cell runs reaches the kernel only when the cell ends: it must not say "Waiting" until then."""
+    import IPython
+
+    from jmesos.widgets import Dashboard
+    from jmesos.widgets import views as views_module
+
+    class Events:
+        def __init__(self) -> None:
+            self.callbacks: dict[str, list] = {}
+
+        def register(self, name, fn) -> None:
+            self.callbacks.setdefault(name, []).append(fn)
+
+    shell = type("Shell", (), {"events": Events()})()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(views_module, "_WATCHED", [])
+    monkeypatch.setattr(views_module, "BUSY_REFRESH", 0.1)
+    views_module._CELL_RUNNING.clear()
+    log = EventLog()
+    dash = Dashboard(log, interval=0.05)
+    try:
+        assert set(shell.events.callbacks) == {"pre_run_cell", "post_run_cell"}
+        assert views_module._CELL_RUNNING.is_set(), "the cell that built the view is running"
+        log.extend(sample_events(seed=0))
+        deadline = time.monotonic() + 5
+        while dash.header.get("events") != len(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # one busy refresh later
+        assert {m["fw"] for m in dash.offers["marks"]} == {"analytics", "web-batch"}
+        assert dash.allocation["frameworks"] and dash.trace["messages"] and dash.tasks["tasks"]
+        for fn in shell.events.callbacks["post_run_cell"]:
+            fn(None)
+        assert not views_module._CELL_RUNNING.is_set()
+        dash.offers = {}  # as if never drawn: an idle kernel computes only the selected view again
+        log.append(
+            Event(log[-1].time + 1, "agent_added", "agent-9", "", {"agent_id": "agent-9", "resources": {"cpus": 1}})
+        )
+        while dash.header.get("events") != len(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert dash.offers == {}, "idle: views nobody looks at are not computed"
+        for fn in shell.events.callbacks["pre_run_cell"]:
+            fn(None)
+        assert views_module._CELL_RUNNING.is_set()
+    finally:
+        views_module._CELL_RUNNING.clear()
+        dash.close()
+
+
 def test_replay_slider_moves_time() -> None:
     from jmesos.widgets import Replay
 

@@ -373,3 +373,80 @@ def test_notebook7_renders_the_dashboard(lab_root: Path) -> None:
             dash.wait_for(timeout=120_000)
             dash.locator(".jm-agent.dead").wait_for()
             shot(page, dash, "notebook7-replay.png")
+
+
+_BUSY_NOTEBOOK = [
+    "%load_ext jmesos",
+    "%mesos start --agents 2",
+    "import time, jmesos\n"
+    "\n"
+    "class Tiny(jmesos.Scheduler):\n"
+    "    def __init__(self):\n"
+    "        self.launched = self.done = 0\n"
+    "    def resource_offers(self, driver, offers):\n"
+    "        need = jmesos.Resources(cpus=0.1, mem='16MiB')\n"
+    "        for offer in offers:\n"
+    "            tasks = []\n"
+    "            while self.launched < 3 and need <= offer.resources:\n"
+    "                self.launched += 1\n"
+    "                tasks.append(jmesos.TaskInfo(name=f'tiny-{self.launched}', resources=need, fn=abs, args=(-1,)))\n"
+    "            driver.launch_tasks([offer.id], tasks)\n"
+    "    def status_update(self, driver, status):\n"
+    "        if status.is_terminal:\n"
+    "            self.done += 1\n"
+    "            if self.done == 3:\n"
+    "                driver.stop()\n"
+    "\n"
+    "cluster.run(Tiny(), name='tiny')\n"
+    "print('TINY-DONE')\n"
+    "time.sleep(90)",
+]
+
+
+def _notebook(path: Path, cells: list[str]) -> None:
+    import json
+
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "id": f"c{i}",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": src,
+                    }
+                    for i, src in enumerate(cells)
+                ],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+
+
+def test_a_tab_clicked_while_a_cell_runs_draws_and_a_framework_of_a_few_ms_is_marked(lab_root: Path) -> None:
+    """A cell that blocks (cluster.run, time.sleep) holds the tab click in the kernel's queue until it ends.
+
+    The tab must draw anyway; and a framework that ran three tiny tasks and left within a pixel of time must
+    still be findable in the allocation chart (a marker, and its name in the legend), not a hairline.
+    """
+    _notebook(lab_root / "busy.ipynb", _BUSY_NOTEBOOK)
+    with jupyterlab(lab_root) as server, chromium(lab_root / ".chromium") as context:
+        page = open_and_run(context, server, "busy.ipynb")
+        with evidence(page, "busy"):
+            page.wait_for_function("() => document.body.innerText.includes('TINY-DONE')", timeout=120_000)
+            dash = page.locator(".jm-root").first
+            dash.scroll_into_view_if_needed()
+            for view in ("tasks", "allocation"):  # the cell sleeps for 90 s: these must not wait for it
+                dash.locator(f".jm-tab[data-view='{view}']").click()
+                dash.locator(f".jm-pane[data-view='{view}'] svg").wait_for(timeout=15_000)
+            shot(page, dash, "busy-allocation.png")
+            legend = dash.locator("svg.jm-allocation text.jm-sub", has_text="tiny (left)")
+            legend.wait_for(timeout=15_000)
+            # once the run is long enough for the framework to be under 4 px wide, it gets a marker
+            dash.locator("svg.jm-allocation .jm-brief[data-fw='tiny']").wait_for(timeout=60_000)
+            shot(page, dash, "busy-allocation-brief.png")

@@ -310,16 +310,37 @@ function drawAllocation(pane, d, W, H, ctx) {
     { id: "cpus", name: "cpus", color: "#3b4b5c", points: util.cpus || [] },
     { id: "mem", name: "mem", color: "#8fa3b8", points: util.mem || [], dash: true },
   ], { left, right, top: mid + 20, bottom: H - 24, t0, t1 }, 1, pct, "Cluster utilisation", charts);
-  // legends at the right
+  // a framework that came and went within a few pixels (a few tasks in 50 ms) has no visible line: a marker
+  // at its peak share says it was there, with the numbers on hover
+  const ax = (t) => left + ((t - t0) / Math.max(1e-9, t1 - t0)) * (right - left);
+  const ay = (v) => (mid - 24) - v * (mid - 48);
+  const peak = (pts) => pts.reduce((m, p) => Math.max(m, p[1]), 0);
+  for (const f of fws) {
+    if (!f.points.length || f.end === null || f.end === undefined) continue;
+    const from = f.points[0][0];
+    if (ax(f.end) - ax(from) >= 4) continue;
+    const top = Math.max(peak(f.points), peak(f.with_offers || []));
+    const m = sv("circle", { cx: ax(from), cy: ay(top), r: 4, stroke: f.color, class: "jm-brief", "data-fw": f.id }, svg);
+    m.dataset.tip = `${f.name}: here for only ${((f.end - from) * 1000).toFixed(0)} ms (${from.toFixed(2)}s to ${f.end.toFixed(2)}s)\n` +
+      `dominant share of its tasks ${pct(peak(f.points))}, ${pct(peak(f.with_offers || []))} with its offers`;
+  }
+  // legends at the right: frameworks still here, then those that left (their lines stop where they left)
   const legend = (items, y0) => {
     items.forEach((s, i) => {
+      if (s.more) return sv("text", { x: right + 36, y: y0 + i * 18 + 4, class: "jm-sub" }, svg, s.name);
       const last = s.points.length ? s.points[s.points.length - 1][1] : 0;
       sv("line", { x1: right + 14, x2: right + 30, y1: y0 + i * 18, y2: y0 + i * 18, stroke: s.color, class: `jm-line${s.dash ? " dashed" : ""}` }, svg);
-      sv("text", { x: right + 36, y: y0 + i * 18 + 4, class: "jm-label" }, svg, `${s.name.length > 12 ? s.name.slice(0, 11) + "…" : s.name} ${pct(last)}`);
+      const t = sv("text", { x: right + 36, y: y0 + i * 18 + 4, class: s.gone ? "jm-sub" : "jm-label" }, svg,
+        `${s.name.length > 12 ? s.name.slice(0, 11) + "…" : s.name} ${s.gone ? "(left)" : pct(last)}`);
+      if (s.gone) t.dataset.tip = `${s.name} left at ${(+s.end).toFixed(2)}s`;
     });
   };
-  const shown = fws.filter((f) => f.active !== false);
-  legend(shown.map((f) => ({ name: f.name, color: f.color, points: f.points })), 34);
+  const fit = Math.max(1, Math.floor((mid - 24 - 34 - (withOffers.length ? 22 : 0)) / 18));
+  const ordered = [...fws.filter((f) => f.active !== false), ...fws.filter((f) => f.active === false).reverse()];
+  const listed = ordered.length > fit ? ordered.slice(0, fit - 1) : ordered;
+  const shown = listed.map((f) => ({ name: f.name, color: f.color, points: f.points, gone: f.active === false, end: f.end }));
+  if (listed.length < ordered.length) shown.push({ name: `+${ordered.length - listed.length} more`, more: true });
+  legend(shown, 34);
   if (withOffers.length) {
     const y0 = 34 + shown.length * 18 + 4;
     sv("line", { x1: right + 14, x2: right + 30, y1: y0, y2: y0, stroke: "#6b7a8c", class: "jm-line dashed faint" }, svg);

@@ -17,7 +17,9 @@ time from checkpoints (:class:`~jmesos.core.state.Timeline`) and sends it.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -47,6 +49,37 @@ __all__ = [
 
 _HERE = Path(__file__).parent
 Source = Union[Any, EventLog, str, Path, Iterable[Event]]
+
+#: set while a notebook cell runs.  The kernel reads no comm message until the cell ends, so a tab the
+#: student clicks meanwhile (``selected``) reaches us only then: until it does, the views not selected are
+#: kept fresh too (each at most every ``BUSY_REFRESH`` seconds), or that tab would say "Waiting" throughout
+_CELL_RUNNING = threading.Event()
+BUSY_REFRESH = 1.0
+_WATCHED: list[Any] = []
+
+
+def _cell_started(*_: Any) -> None:
+    _CELL_RUNNING.set()
+
+
+def _cell_ended(*_: Any) -> None:
+    _CELL_RUNNING.clear()
+
+
+def _watch_cells() -> None:
+    """Follow IPython's pre/post_run_cell events (once per shell), so the views know when a cell is running."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "events") or any(s is shell for s in _WATCHED):
+        return
+    _WATCHED.append(shell)
+    shell.events.register("pre_run_cell", _cell_started)
+    shell.events.register("post_run_cell", _cell_ended)
+    if threading.current_thread() is threading.main_thread():
+        _CELL_RUNNING.set()  # the cell building this first view is running: its pre_run_cell has been and gone
 
 
 class MesosView(anywidget.AnyWidget):
@@ -99,6 +132,7 @@ class MesosView(anywidget.AnyWidget):
         self._lazy = lazy
         self._lock = threading.RLock()
         self._drawn: dict[str, int] = {}
+        self._pushed_at: dict[str, float] = {}
         self._last_status = ""
         self._feed: Feed | None = None
         self._timeline: Timeline | None = None
@@ -134,6 +168,7 @@ class MesosView(anywidget.AnyWidget):
             self._title = title or "jmesos"
             self._info = info or kind
             self._status = "live"
+            _watch_cells()
             self._feed = feed_for(events, interval=interval)
             with self._feed.locked():
                 self._push(self._feed.sync(), force=True)
@@ -143,7 +178,13 @@ class MesosView(anywidget.AnyWidget):
     def _visible(self) -> list[str]:
         if not self._lazy:
             return list(self.views)
-        return [self.selected] if self.selected in self.views else list(self.views[:1])
+        shown = self.selected if self.selected in self.views else self.views[0]
+        if not _CELL_RUNNING.is_set():
+            return [shown]
+        now = time.monotonic()
+        return [shown] + [
+            v for v in self.views if v != shown and now - self._pushed_at.get(v, -math.inf) >= BUSY_REFRESH
+        ]
 
     def _status_of(self) -> str:
         """``live`` while the cluster runs, ``stopped`` after (LocalCluster.running), ``replay`` for a saved run."""
@@ -179,8 +220,10 @@ class MesosView(anywidget.AnyWidget):
                 with self.hold_sync():
                     for key, value in changed.items():
                         setattr(self, key, value)
+            now = time.monotonic()
             for name in data:
                 self._drawn[name] = state.version
+                self._pushed_at[name] = now
         if status == "stopped" and self._feed is not None:
             # the cluster is gone: this picture is final, and the feed need not wake for this view again
             self._feed.detach(self)
