@@ -233,6 +233,10 @@ def test_shares_build_the_time_series_and_locality_counts() -> None:
     state.apply([ev(3.0, "framework_removed", "fw", framework_id="fw", reason="the framework stopped")])
     assert not fw.active and fw.share == 0.0 and state.shares() == {}
     assert snap.allocation_view(state)["frameworks"][0]["end"] == 3.0  # gone: they stop where it left
+    # the status lines count it as gone, not as if there never was one
+    assert (state.summary()["frameworks"], state.summary()["left_frameworks"]) == (0, 1)
+    assert snap.header(state)["left_frameworks"] == 1
+    assert "0 frameworks (1 left)" in tables.static_html(state)
 
 
 def test_each_sample_keeps_what_tasks_hold_and_that_with_the_offers_not_answered_yet() -> None:

@@ -482,6 +482,7 @@ class ClusterState:
             "dead_agents": sum(1 for a in self.agents.values() if not a.alive and not a.left),
             "left_agents": sum(1 for a in self.agents.values() if a.left),
             "frameworks": len(self.active_frameworks()),
+            "left_frameworks": sum(1 for f in self.frameworks.values() if not f.active),
             "running": sum(n for s, n in counts.items() if s not in TERMINAL),
             "finished": counts.get("TASK_FINISHED", 0),
             "failed": sum(n for s, n in counts.items() if s in TERMINAL and s != "TASK_FINISHED"),

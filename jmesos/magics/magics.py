@@ -504,9 +504,10 @@ class MesosMagics(Magics):
         )
         if unnoticed:  # killed here a moment ago: the master learns it only from missed health checks
             alive += f" ({', '.join(unnoticed)} of them killed; the master notices when its health checks fail)"
+        left = f" ({s['left_frameworks']} left)" if s["left_frameworks"] else ""
         print(
             f"{cluster!r}\n{tables.count(s['agents'], 'agent')} {alive}{''.join(', ' + g for g in gone)}, "
-            f"{tables.count(s['frameworks'], 'framework')}, {s['running']} tasks running, "
+            f"{tables.count(s['frameworks'], 'framework')}{left}, {s['running']} tasks running, "
             f"{s['finished']} finished, {s['failed']} failed/lost, {s['offers']} open offers; utilisation {util or 'n/a'}; "
             f"{s['events']} events over {s['time']:.1f}s"
         )

@@ -559,6 +559,7 @@ function drawHeader(box, h) {
   if (h.dead_agents) stat("dead", h.dead_agents, "bad");
   if (h.left_agents) stat("shut down", h.left_agents);
   stat(h.frameworks.length === 1 ? "framework" : "frameworks", h.frameworks.length);
+  if (h.left_frameworks) stat("left", h.left_frameworks);
   stat("running", h.running);
   stat("finished", h.finished);
   if (h.failed) stat("failed/lost", h.failed, "bad");

@@ -113,6 +113,7 @@ def header(state: ClusterState, title: str = "jmesos", status: str = "", info: s
         "agents": s["agents"],
         "dead_agents": s["dead_agents"],
         "left_agents": s["left_agents"],
+        "left_frameworks": s["left_frameworks"],
         "running": s["running"],
         "finished": s["finished"],
         "failed": s["failed"],

@@ -410,7 +410,9 @@ def static_html(state: ClusterState, title: str = "jmesos") -> str:
         "<div class='jmesos-static' style='font-family:system-ui,sans-serif;font-size:12px'>",
         f"<div><b>{html.escape(title)}</b> · t={s['time']:.1f}s · {count(s['agents'], 'agent')}"
         + gone_note(s, dead_style=f"color:{_BAD}")
-        + f" · {count(s['frameworks'], 'framework')} · {s['running']} running, {s['finished']} finished, {s['failed']} failed"
+        + f" · {count(s['frameworks'], 'framework')}"
+        + (f" ({s['left_frameworks']} left)" if s["left_frameworks"] else "")
+        + f" · {s['running']} running, {s['finished']} finished, {s['failed']} failed"
         + f" · {s['offers']} open offers · utilisation {html.escape(util or 'n/a')}</div>",
         "<table style='border-collapse:collapse;margin-top:4px'>",
     ]
