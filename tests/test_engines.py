@@ -263,6 +263,8 @@ def test_kill_agent_on_an_engine_makes_the_master_report_it_lost(engines):
             lambda e: e.kind == "task_state" and e.data.get("state") == "TASK_LOST" and e.data["agent_id"] == agent_id,
             WAIT,
         )
+        with pytest.raises(jmesos.InvalidArgument, match="has already been killed, so there is nothing to kill"):
+            cluster.kill_agent(agent_id)  # not a second silent "killed"
 
 
 def test_an_agent_exits_by_itself_when_its_master_is_gone(engines):
@@ -336,8 +338,11 @@ def test_an_engine_with_another_jmesos_version_is_refused_before_anything_starts
 
 def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
     client = engines.client
+    closed = ipp.Client()  # the fixture's profile
+    closed.close()
     with jmesos.LocalCluster(agents=0) as cluster:
         mistakes = [
+            (dict(view_or_client=closed), "belongs to an ipyparallel Client that has been closed; connect a new one"),
             (dict(view_or_client="engines"), "view_or_client='engines' must be an ipyparallel Client or DirectView"),
             (dict(view_or_client=client.load_balanced_view()), "LoadBalancedView, which picks engines by itself"),
             (dict(view_or_client=client[[]]), "has no engines; start some"),
@@ -358,6 +363,81 @@ def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
         assert cluster.agents == [] and _engine_dirs() == []
     with pytest.raises(RuntimeError, match="this cluster is stopped"):
         cluster.add_engine_agents(client)
+
+
+def test_an_engine_hosts_one_agent_at_a_time(engines):
+    """An engine that runs an agent (of this cluster or another) is refused, at once and saying which agent."""
+    engine_id, other_id = engines.ids
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        (agent_id,) = cluster.add_engine_agents(engines.client[engine_id])
+        started = time.monotonic()
+        with pytest.raises(jmesos.InvalidArgument) as failure:
+            cluster.add_engine_agents(engines.client)  # both engines: one is taken
+        message = str(failure.value)
+        assert time.monotonic() - started < 5
+        assert "\n" not in message  # the magic shows a first line only
+        assert f"engine {engine_id} on host {socket.gethostname()!r} already runs {agent_id} of this cluster" in message
+        assert f"leave it out, e.g. add_engine_agents(client[[{other_id}]])" in message
+        assert cluster.agents == [agent_id] and len(_agent_processes(engines.pids[engine_id])) == 1
+        assert _agent_processes(engines.pids[other_id]) == []  # nothing started on the free engine either
+
+        with jmesos.LocalCluster(agents=0) as other:
+            with pytest.raises(jmesos.InvalidArgument, match=r"of another cluster, whose master is at 127\.0\.0\.1:"):
+                other.add_engine_agents(engines.client[engine_id])
+            assert other.agents == []
+
+        cluster.kill_agent(agent_id)  # a killed agent no longer holds its engine
+        (again,) = cluster.add_engine_agents(engines.client[engine_id])
+        assert again in cluster.agents
+    assert _engine_dirs() == []
+
+
+def test_a_start_whose_answer_came_too_late_leaves_no_agent(engines, monkeypatch, tmp_path):
+    """An engine that turns busy between the checks and the start answers after the caller gave up: its agent goes."""
+    from jmesos.runtime import engines as engine_agents
+
+    monkeypatch.setattr(engine_agents, "CALL_TIMEOUT", 1.0)
+    monkeypatch.setattr(engine_agents, "PROBE_TIMEOUT", 1.0)
+    engine_id, release = engines.ids[1], tmp_path / "release"
+    describe = engine_agents.EngineAgents._describe
+
+    def describe_then_busy(self, client, engine_ids, address):
+        hosts = describe(self, client, engine_ids, address)
+        client[engine_id].apply_async(_busy_until, str(release))  # someone else's computation, queued first
+        return hosts
+
+    monkeypatch.setattr(engine_agents.EngineAgents, "_describe", describe_then_busy)
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        with pytest.raises(RuntimeError) as failure:
+            cluster.add_engine_agents(engines.client)
+        message = str(failure.value)
+        assert (
+            f"engine {engine_id} on host {socket.gethostname()!r} could not start an agent: did not answer" in message
+        )
+        assert "host='0.0.0.0'" not in message  # the master was reachable: no advice about reaching it
+        release.touch()
+        engines.client[engine_id].apply_sync(os.getpid)  # the engine has run everything queued before this
+        assert _agent_processes(engines.pids[engine_id]) == []
+        time.sleep(1.0)  # an agent left running would register within this
+        assert cluster.agents == []
+        added = {e.data["agent_id"] for e in cluster.events.filter("agent_added")}
+        removed = {e.data["agent_id"] for e in cluster.events.filter("agent_removed")}
+        assert added <= removed, "an agent the caller gave up on stayed registered with the master"
+    assert _engine_dirs() == []
+
+
+def test_a_killed_agents_directory_goes_once_its_master_is_gone(engines, monkeypatch):
+    """Nobody stops it (the notebook kernel was killed): the engine removes it as its agent would have."""
+    with jmesos.LocalCluster(agents=0, cpus=1, mem="256MiB") as cluster:
+        (agent_id,) = cluster.add_engine_agents(engines.client[engines.ids[0]])
+        cluster.kill_agent(agent_id)
+        assert len(_engine_dirs()) == 1  # kept for its tasks' logs while the cluster runs
+        monkeypatch.setattr(cluster._engine_agents, "stop_all", lambda shut_down=None: None)  # as if killed
+    stopped = time.monotonic()
+    while _engine_dirs() and time.monotonic() < stopped + WAIT:
+        time.sleep(0.1)
+    assert _engine_dirs() == [], "a killed agent's directory outlived its master"
+    assert time.monotonic() - stopped < 10  # about 2 s of connections refused, as for a live agent
 
 
 def test_importing_jmesos_does_not_import_ipyparallel():

@@ -40,6 +40,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ class EngineAgent:
     sandboxes: str
     local: bool  # on this machine: it can be ended, and its files read, without its engine
     alive: bool = True
+    killed: bool = False  # by kill_agent: there is nothing left to kill
 
     def where(self) -> str:
         return f"engine {self.engine_id} on host {self.hostname!r}"
@@ -115,6 +117,11 @@ def engine_targets(ipp: Any, view_or_client: Any) -> tuple[Any, list[int]]:
         raise InvalidArgument(
             f"view_or_client={view_or_client!r} must be an ipyparallel Client or DirectView, e.g. "
             "client = ipyparallel.Cluster(n=2).start_and_connect_sync(), then add_engine_agents(client)"
+        )
+    if getattr(client, "_closed", False):
+        raise InvalidArgument(
+            "view_or_client belongs to an ipyparallel Client that has been closed; connect a new one, e.g. "
+            "ipyparallel.Client(profile='default'), and pass that"
         )
     live = list(client.ids)
     if targets is None or targets == "all":
@@ -341,6 +348,7 @@ class _Launch:
     engine_id: int
     host: dict[str, Any]
     started: dict[str, Any]
+    token: str = ""
 
 
 class EngineAgents:
@@ -409,12 +417,13 @@ class EngineAgents:
         with self._client_lock:
             hosts = self._describe(client, engine_ids, address)
             registrations = _Registrations(self._events, engine_ids, known_agents | {a.agent_id for a in self._all()})
+            tokens = {i: uuid.uuid4().hex for i in engine_ids}
             launches: dict[int, _Launch] = {}
             try:
-                launches = self._launch(client, hosts, address, secret, agent_args, texts)
+                launches = self._launch(client, hosts, address, secret, agent_args, texts, tokens)
                 found = self._await(client, launches, registrations, address, timeout)
             except BaseException:
-                self._abandon(client, launches)
+                self._abandon(client, launches, tokens)
                 raise
             finally:
                 registrations.close()
@@ -435,6 +444,11 @@ class EngineAgents:
         problems = [f"engine {i}: {r}" for i, r in hosts.items() if isinstance(r, EngineError)]
         if problems:
             raise RuntimeError("cannot start agents on the engines: " + "; ".join(problems))
+        self._check_versions_and_hosts(hosts, address)
+        self._check_free(hosts)
+        return hosts
+
+    def _check_versions_and_hosts(self, hosts: dict[int, dict[str, Any]], address: tuple[str, int]) -> None:
         mine = self._here["version"]
         for engine_id, host in hosts.items():
             if host["version"] != mine:
@@ -448,7 +462,31 @@ class EngineAgents:
                     f"({self._here['hostname']!r}), so it cannot reach the master at {_show(address)}, which "
                     f"listens on this machine's loopback address only. {_fix(address)}"
                 )
-        return hosts
+
+    def _check_free(self, hosts: dict[int, dict[str, Any]]) -> None:
+        """One agent per engine: an engine that already runs one (of this cluster or another) is refused."""
+        ours = {(agent.hostname, agent.engine_pid, agent.pid): agent for agent in self._all()}
+        taken = {}
+        for engine_id, host in hosts.items():
+            for running in host.get("agents", []):
+                agent = ours.get((host["hostname"], host["pid"], running["pid"]))
+                if agent is not None:
+                    taken[engine_id] = f"{agent.agent_id} of this cluster (kill_agent({agent.agent_id!r}) ends it)"
+                else:
+                    taken[engine_id] = (
+                        f"an agent (pid {running['pid']}) of another cluster, whose master is at {running['master']} "
+                        "(stop that cluster first: cluster.stop(), or %mesos stop in its notebook)"
+                    )
+                break
+        if not taken:
+            return
+        free = [i for i in hosts if i not in taken]
+        leave_out = f"leave it out, e.g. add_engine_agents(client[{free}])" if free else "use other engines"
+        # one line: the %mesos magic shows an error's first line only
+        raise InvalidArgument(
+            "; ".join(f"engine {i} on host {hosts[i]['hostname']!r} already runs {what}" for i, what in taken.items())
+            + f". An engine hosts one agent at a time: end that agent first, or {leave_out}."
+        )
 
     def _launch(
         self,
@@ -458,27 +496,35 @@ class EngineAgents:
         secret: bytes,
         agent_args: list[str],
         texts: dict[int, str],
+        tokens: dict[int, str],
     ) -> dict[int, _Launch]:
         """Start the agents; if one engine cannot, stop those that did start and say why."""
         calls = {}
         for engine_id, host in hosts.items():
             path = [p for p in sys.path if p] if self._on_this_host(host) else []
             args = [*agent_args, "--attributes", texts[engine_id]]
-            calls[engine_id] = (on_engine.start_agent, (address[0], address[1], secret, args, PROBE_TIMEOUT, path))
+            start = (address[0], address[1], secret, args, PROBE_TIMEOUT, path, tokens[engine_id])
+            calls[engine_id] = (on_engine.start_agent, start)
         results = self._call(client, calls, PROBE_TIMEOUT + CALL_TIMEOUT)
         launches = {
-            i: _Launch(i, hosts[i], r) for i, r in results.items() if not isinstance(r, EngineError) and "pid" in r
+            i: _Launch(i, hosts[i], r, tokens[i])
+            for i, r in results.items()
+            if not isinstance(r, EngineError) and "pid" in r
         }
-        problems = []
+        problems, unreachable = [], False
         for engine_id, result in results.items():
             where = f"engine {engine_id} on host {hosts[engine_id]['hostname']!r}"
             if isinstance(result, EngineError):
                 problems.append(f"{where} could not start an agent: {result}")
             elif "error" in result:
                 problems.append(f"{where} {result['error']}.")
+                unreachable = True
         if problems:
-            self._abandon(client, launches)
-            raise RuntimeError("\n".join([*problems, _fix(address)]))
+            self._abandon(client, launches, tokens)
+            if launches:
+                problems.append(f"The agents started on engines {sorted(launches)} were stopped again.")
+            # one line: the %mesos magic shows an error's first line only
+            raise RuntimeError(" ".join([*problems, _fix(address)] if unreachable else problems))
         return launches
 
     def _await(
@@ -531,11 +577,21 @@ class EngineAgents:
             parts.append(f"{where}: its agent (pid {pid}) {what}. Its log ({log} on that host) ends:\n{tail}")
         return "\n".join([*parts, _fix(address)])
 
-    def _abandon(self, client: Any, launches: dict[int, _Launch]) -> None:
-        """Stop agents of a failed start (their directories go too)."""
+    def _abandon(self, client: Any, launches: dict[int, _Launch], tokens: Mapping[int, str]) -> None:
+        """Stop agents of a failed start (their directories go too).
+
+        An engine whose answer to the start request never came (busy, or an
+        interrupted wait) may still start its agent later: it is told, without
+        waiting, to stop whatever that request starts.
+        """
         if launches:
             calls = {i: (on_engine.stop_agent, (launch.started["pid"], STOP_GRACE)) for i, launch in launches.items()}
             self._call(client, calls, CALL_TIMEOUT + STOP_GRACE)
+        unanswered = {
+            i: (on_engine.abandon_start, (token, STOP_GRACE)) for i, token in tokens.items() if i not in launches
+        }
+        if unanswered:
+            self._tell(client, unanswered)
 
     def _record(self, client: Any, agent_id: str, launch: _Launch) -> None:
         started, host = launch.started, launch.host
@@ -560,14 +616,23 @@ class EngineAgents:
 
     def kill(self, agent: EngineAgent) -> None:
         """SIGKILL the agent through its engine (here, if its engine does not answer and it runs here)."""
+        gone = self._engine_gone(agent)
+        if agent.killed or (gone and not agent.alive):
+            how = "been killed" if agent.killed else f"exited: its {agent.where()} has ended"
+            raise InvalidArgument(
+                f"agent_id={agent.agent_id!r} has already {how}, so there is nothing to kill; "
+                "the live agents are in cluster.agents"
+            )
         agent.alive = False
         result: Any = EngineError("the engine has ended")
-        if not self._engine_gone(agent):
-            result = self._call(agent.client, {agent.engine_id: (on_engine.kill_agent, (agent.pid,))})[agent.engine_id]
+        if not gone:
+            kill = (on_engine.kill_agent, (agent.pid, MASTER_REFUSED_TIMEOUT, MASTER_TIMEOUT))
+            result = self._call(agent.client, {agent.engine_id: kill})[agent.engine_id]
         if isinstance(result, EngineError):
             if not agent.local:
                 raise RuntimeError(f"cannot kill {agent.agent_id} on {agent.where()}: the engine {result}")
             self._end_here(agent, signal.SIGKILL)
+        agent.killed = True
 
     def _end_here(self, agent: EngineAgent, sig: int) -> None:
         """End an agent on this machine without its engine (when its pid still names it)."""

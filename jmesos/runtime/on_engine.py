@@ -19,6 +19,7 @@ small requests, and the agent process starts from it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,7 @@ __all__ = [
     "describe",
     "start_agent",
     "agent_state",
+    "abandon_start",
     "forget_secret",
     "kill_agent",
     "stop_agent",
@@ -54,6 +57,8 @@ class _Started:
 
     proc: subprocess.Popen
     directory: str
+    master: tuple[str, int] = ("", 0)  # where it dials: a killed agent's directory goes once nothing answers there
+    token: str = ""  # names the request that started it, so a caller that gave up on the answer can stop it
 
     @property
     def secret_file(self) -> str:
@@ -78,6 +83,8 @@ def _sandboxes(directory: str) -> str:
 
 #: the agents started by this engine process, by pid (the module stays loaded between requests)
 _started: dict[int, _Started] = {}
+#: tokens of start requests whose caller gave up on them (see :func:`abandon_start`)
+_abandoned: set[str] = set()
 
 
 def _boot_id() -> str:
@@ -99,7 +106,17 @@ def describe() -> dict[str, Any]:
         "pid": os.getpid(),
         "version": __version__,
         "python": sys.executable,
+        # agents of this engine that still run, and the master each dials: an engine hosts one at a time
+        "agents": [
+            {"pid": pid, "master": _where(*started.master)}
+            for pid, started in _started.items()
+            if started.proc.poll() is None
+        ],
     }
+
+
+def _where(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _probe(host: str, port: int, timeout: float) -> str:
@@ -128,18 +145,27 @@ def _spawn(*args: Any, **kwargs: Any) -> subprocess.Popen:
 
 
 def start_agent(
-    host: str, port: int, secret: bytes, agent_args: list[str], probe_timeout: float, sys_path: list[str]
+    host: str,
+    port: int,
+    secret: bytes,
+    agent_args: list[str],
+    probe_timeout: float,
+    sys_path: list[str],
+    token: str = "",
 ) -> dict[str, Any]:
     """Start one agent as a child of this engine; returns its pid and directories, or ``{'error': ...}``.
 
     The master's address is tried first: an engine that cannot reach it says so at
     once, rather than after the caller's timeout.  ``sys_path`` is added to the
     agent's import path (after its own), so tasks can import what the caller can
-    when both run on one machine.
+    when both run on one machine.  ``token`` names this request for
+    :func:`abandon_start`.
     """
     from .wire import write_secret
 
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = _where(host, port)
+    if token and token in _abandoned:
+        return {"error": "was asked to start an agent by a request its caller had already given up on"}
     why = _probe(host, port, probe_timeout)
     if why:
         return {"error": f"cannot connect to the master at {where} from here ({why})"}
@@ -151,7 +177,7 @@ def start_agent(
         proc = _spawn(
             command + agent_args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=directory, env=jmesos_env()
         )
-    _started[proc.pid] = _Started(proc, directory)
+    _started[proc.pid] = _Started(proc, directory, (host, port), token)
     # reaped as soon as it ends, so an agent that exits on its own leaves no zombie in the engine
     threading.Thread(target=proc.wait, name="jmesos-agent-reaper", daemon=True).start()
     return {"pid": proc.pid, "directory": directory, "sandboxes": _sandboxes(directory)}
@@ -166,6 +192,17 @@ def agent_state(pid: int) -> dict[str, Any]:
 
     code = started.proc.poll()
     return {"running": code is None, "code": code, "log_tail": file_tail(started.log, LOG_TAIL_CHARS), "known": True}
+
+
+def abandon_start(token: str, grace: float = 5.0) -> list[int | None]:
+    """Stop the agent that the start request ``token`` started, if it did; one that runs later starts nothing.
+
+    The caller sends this after a start request it stopped waiting for (a busy
+    engine answers late): the engine runs requests in order, so this comes after
+    that start, and the agent it started does not stay on without a cluster.
+    """
+    _abandoned.add(token)
+    return stop_agents([pid for pid, started in list(_started.items()) if started.token == token], grace)
 
 
 def forget_secret(pid: int) -> None:
@@ -194,10 +231,70 @@ def _end(started: _Started, sig: int, grace: float) -> int | None:
     return proc.returncode
 
 
-def kill_agent(pid: int) -> int | None:
-    """SIGKILL the agent, as a machine failure would; its directory stays, so its tasks' logs can still be read."""
+def kill_agent(pid: int, refused_timeout: float = 2.0, timeout: float = 10.0) -> int | None:
+    """SIGKILL the agent, as a machine failure would; its directory stays, so its tasks' logs can still be read.
+
+    Only as long as its cluster needs it: the directory goes with :func:`stop_agent`,
+    or, when nobody stops it (the cluster's process was killed), once the agent's
+    master is gone (connections refused for ``refused_timeout`` s, or failing for
+    ``timeout`` s: the rule the agent itself would have followed), or when this
+    engine exits.
+    """
     started = _started.get(pid)
-    return None if started is None else _end(started, signal.SIGKILL, 5.0)
+    if started is None:
+        return None
+    code = _end(started, signal.SIGKILL, 5.0)
+    _watch_killed(pid, started, refused_timeout, timeout)
+    return code
+
+
+#: how often a killed agent's directory checks whether its master is still there
+WATCH_INTERVAL = 1.0
+_exit_hook_installed = False
+
+
+def _watch_killed(pid: int, started: _Started, refused_timeout: float, timeout: float) -> None:
+    global _exit_hook_installed
+    if not _exit_hook_installed:
+        atexit.register(_remove_killed)
+        _exit_hook_installed = True
+    threading.Thread(
+        target=_remove_when_master_gone,
+        args=(pid, started, refused_timeout, timeout),
+        name="jmesos-killed-agent-watch",
+        daemon=True,
+    ).start()
+
+
+def _remove_when_master_gone(pid: int, started: _Started, refused_timeout: float, timeout: float) -> None:
+    host, port = started.master
+    refused_since = failing_since = None
+    while _started.get(pid) is started:
+        now = time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=min(timeout, 2.0)):
+                refused_since = failing_since = None
+        except ConnectionRefusedError:
+            refused_since = refused_since or now
+            failing_since = failing_since or now
+        except OSError:
+            refused_since, failing_since = None, failing_since or now
+        if (refused_since is not None and now - refused_since >= refused_timeout) or (
+            failing_since is not None and now - failing_since >= timeout
+        ):
+            if _started.get(pid) is started:
+                _started.pop(pid, None)
+                shutil.rmtree(started.directory, ignore_errors=True)
+            return
+        time.sleep(WATCH_INTERVAL)
+
+
+def _remove_killed() -> None:
+    """At the engine's exit: the directories of the agents it killed (the running ones remove their own)."""
+    for pid, started in list(_started.items()):
+        if started.proc.poll() is not None:
+            _started.pop(pid, None)
+            shutil.rmtree(started.directory, ignore_errors=True)
 
 
 def stop_agent(pid: int, grace: float = 5.0) -> int | None:
