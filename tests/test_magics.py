@@ -329,6 +329,22 @@ def test_status_names_a_killed_agent_the_master_has_not_noticed_yet(ip, fake) ->
     assert "killed" not in out.stdout
 
 
+def test_a_failure_keeps_its_details_where_bad_input_is_one_line(ip, fake, monkeypatch) -> None:
+    """An agent that did not start says why in its log's last lines: the magic showed only the first line."""
+
+    def fails(agent_id: str) -> None:
+        raise RuntimeError("engine 0: its agent exited. Its log ends:\n  OSError: [Errno 98] address in use")
+
+    monkeypatch.setattr(fake, "kill_agent", fails)
+    with pytest.raises(UsageError) as info:
+        run(ip, "kill-agent agent-1")
+    assert str(info.value) == "engine 0: its agent exited. Its log ends:\n  OSError: [Errno 98] address in use"
+    monkeypatch.setattr(fake, "kill_agent", lambda agent_id: (_ for _ in ()).throw(RuntimeError("x\n" * 40)))
+    with pytest.raises(UsageError) as info:
+        run(ip, "kill-agent agent-1")
+    assert str(info.value).splitlines()[-1] == "... (15 more lines)"
+
+
 def test_reload_keeps_the_cluster(ip, fake) -> None:
     ip.run_line_magic("reload_ext", "jmesos")
     _, out = run(ip, "status")

@@ -292,6 +292,9 @@ def _ended(cluster: Any) -> str | None:
     return f"{why}; start a new one with %mesos start" if why else None
 
 
+#: the most lines of a failure's details an error shows (an agent's log tail)
+_DETAIL_LINES = 25
+
 #: names a task cell may reach for that only exist in IPython, not in the plain Python of an agent
 _IPYTHON_ONLY = frozenset({"display", "get_ipython", "clear_output", "In", "Out", "HTML", "Markdown", "Image"})
 _IPYTHON_NAME_ERROR = re.compile(r"NameError: name '(\w+)' is not defined")
@@ -384,8 +387,12 @@ class MesosMagics(Magics):
             OSError,
             KeyError,
         ) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(text) from None
+            lines = str(exc).strip().splitlines() or [type(exc).__name__]
+            if isinstance(exc, (InvalidArgument, ResourceError, ValueError, TypeError, KeyError)):
+                lines = lines[:1]  # bad input: the line that names the field and the fix
+            elif len(lines) > _DETAIL_LINES:  # a failure's details (an agent's log tail) say why: keep them
+                lines = [*lines[:_DETAIL_LINES], f"... ({len(lines) - _DETAIL_LINES} more lines)"]
+            raise UsageError("\n".join(lines)) from None
 
     # ------------------------------------------------------------------ helpers
     def _need_cluster(self, running: bool = True) -> Any:
