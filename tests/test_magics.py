@@ -345,6 +345,11 @@ def test_a_failure_keeps_its_details_where_bad_input_is_one_line(ip, fake, monke
     assert str(info.value).splitlines()[-1] == "... (15 more lines)"
 
 
+def test_add_agent_on_engines_refuses_the_attribute_it_sets_itself(ip, fake) -> None:
+    text = one_line_error(ip, "add-agent --engines --attr engine=3")
+    assert text == "--attr engine=... is set by --engines to each agent's engine id; choose another name"
+
+
 def test_reload_keeps_the_cluster(ip, fake) -> None:
     ip.run_line_magic("reload_ext", "jmesos")
     _, out = run(ip, "status")

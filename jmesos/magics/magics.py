@@ -292,6 +292,8 @@ def _ended(cluster: Any) -> str | None:
     return f"{why}; start a new one with %mesos start" if why else None
 
 
+#: how long add-agent --engines waits for the engines of a cluster that has none yet (seconds)
+ENGINE_WAIT = 5.0
 #: the most lines of a failure's details an error shows (an agent's log tail)
 _DETAIL_LINES = 25
 
@@ -617,6 +619,8 @@ class MesosMagics(Magics):
             attributes[key] = value
         if args.profile != "default" and not args.engines:
             raise UsageError("--profile picks the ipyparallel cluster for --engines; add --engines")
+        if args.engines and "engine" in attributes:
+            raise UsageError("--attr engine=... is set by --engines to each agent's engine id; choose another name")
         if args.engines:
             client = self._engine_client(args.profile)
             try:
@@ -648,6 +652,15 @@ class MesosMagics(Magics):
                 f"cannot connect to an ipyparallel cluster in profile {profile!r} ({first}); "
                 f"start one with: ipcluster start -n 4 --profile {profile}"
             ) from None
+        deadline = time.monotonic() + ENGINE_WAIT  # just after ipcluster start, the engines are still on their way
+        while not client.ids and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not client.ids:
+            client.close()
+            raise UsageError(
+                f"the ipyparallel cluster of profile {profile!r} has no engines (waited {ENGINE_WAIT:g}s); "
+                f"start some with: ipcluster engines -n 4 --profile {profile} (or ipcluster start -n 4 --profile {profile})"
+            )
         return client
 
     def _close_engine_clients(self) -> None:
