@@ -336,6 +336,31 @@ def test_an_engine_with_another_jmesos_version_is_refused_before_anything_starts
         view.apply_sync(_set_engine_version, real)
 
 
+def _set_engine_code(stamp: str) -> str:
+    """Run on an engine: make it look as if it had loaded another copy of jmesos; returns the stamp it had."""
+    from jmesos.runtime import on_engine
+
+    old, on_engine.CODE_STAMP = on_engine.CODE_STAMP, stamp
+    return old
+
+
+def test_an_engine_that_loaded_other_code_of_the_same_version_is_refused(engines):
+    """A development install edited after the engines started: the same version, another module, a NameError."""
+    engine_id = engines.ids[0]
+    view = engines.client[engine_id]
+    real = view.apply_sync(_set_engine_code, "0123456789abcdef")
+    try:
+        with jmesos.LocalCluster(agents=0) as cluster:
+            with pytest.raises(RuntimeError) as failure:
+                cluster.add_engine_agents(engines.client[engines.ids])
+            message = str(failure.value)
+            assert f"engine {engine_id} on host {socket.gethostname()!r} runs another copy of jmesos" in message
+            assert "restart the engines (ipcluster stop, then ipcluster start)" in message
+            assert cluster.agents == [] and _engine_dirs() == []
+    finally:
+        view.apply_sync(_set_engine_code, real)
+
+
 def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
     client = engines.client
     closed = ipp.Client()  # the fixture's profile

@@ -456,6 +456,12 @@ class EngineAgents:
                     f"engine {engine_id} on host {host['hostname']!r} has jmesos {host['version']} and this process "
                     f"{mine}; install the same version in both (the agent and the master must speak one protocol)"
                 )
+            if host.get("code") != self._here["code"]:
+                raise RuntimeError(
+                    f"engine {engine_id} on host {host['hostname']!r} runs another copy of jmesos {mine} than this "
+                    "process (loaded before the files changed, or installed from other sources); restart the "
+                    "engines (ipcluster stop, then ipcluster start) once both have the same code"
+                )
             if _is_loopback(address[0]) and not self._on_this_host(host):
                 raise RuntimeError(
                     f"engine {engine_id} runs on host {host['hostname']!r}, another machine than this one "

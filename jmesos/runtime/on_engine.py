@@ -20,6 +20,7 @@ small requests, and the agent process starts from it.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
 import signal
@@ -96,6 +97,23 @@ def _boot_id() -> str:
         return ""
 
 
+def _code_stamp() -> str:
+    """A digest of this module as it was loaded.
+
+    An engine keeps the code it imported first: after the files changed (a development
+    install) it ran an older copy of this module under the same version number, and
+    failed with a NameError half way through starting an agent.
+    """
+    try:
+        with open(__file__, "rb") as source:
+            return hashlib.sha256(source.read()).hexdigest()[:16]
+    except OSError:
+        return ""
+
+
+CODE_STAMP = _code_stamp()
+
+
 def describe() -> dict[str, Any]:
     """Where this engine runs, so the cluster can tell a local engine from a remote one before starting anything."""
     from .. import __version__
@@ -105,6 +123,7 @@ def describe() -> dict[str, Any]:
         "boot_id": _boot_id(),
         "pid": os.getpid(),
         "version": __version__,
+        "code": CODE_STAMP,
         "python": sys.executable,
         # agents of this engine that still run, and the master each dials: an engine hosts one at a time
         "agents": [
