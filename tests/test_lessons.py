@@ -12,6 +12,7 @@ recorded as test properties; they are not asserted (see DESIGN.md).
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import nbformat
@@ -71,3 +72,34 @@ def test_lesson_runs_as_given_and_its_exercise_checks_give_hints(path, no_leaks,
     assert run.ok, str(run)
     # an unanswered exercise is never reported correct
     assert any(line.startswith("❌") for line in run.checks), str(run)
+
+
+def _markdown(name):
+    nb = nbformat.read(LESSONS_DIR / name, as_version=4)
+    return " ".join(" ".join(cell.source.split()) for cell in nb.cells if cell.cell_type == "markdown")
+
+
+def _code(name, index):
+    nb = nbformat.read(LESSONS_DIR / name, as_version=4)
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"][index]
+
+
+def test_lesson_2_says_how_much_memory_the_papers_example_leaves_idle():
+    import jmesos
+
+    total = jmesos.Resources(cpus=9, mem="18GiB")
+    held = jmesos.Resources(cpus=1, mem="4GiB") * 3 + jmesos.Resources(cpus=3, mem="1GiB") * 2  # A 3 tasks, B 2
+    idle_gb = (total.mem - held.mem) / 1024
+    text = _markdown("02-drf.ipynb")
+    said = re.findall(r"(\d+) GB of memory stay idle", text)
+    assert said == [f"{idle_gb:g}"], f"the lesson says {said} GB stay idle; A 3 and B 2 tasks leave {idle_gb:g} GB"
+
+
+def test_lesson_3_names_the_job_with_the_most_work_as_its_first_cell_prints_it():
+    namespace = {}
+    exec(_code("03-sharing-vs-partitioning.ipynb", 0), namespace)  # the workload: no cluster, no plots shown
+    work = {job.name: sum(job.durations) * job.need.cpus for job in namespace["workload"]}
+    most = max(work, key=work.get)
+    text = _markdown("03-sharing-vs-partitioning.ipynb")
+    named = re.findall(r"\**(\w+)\**,? (?:has|with) the most work", text)
+    assert named and set(named) == {most}, f"the text says {named} has the most work; the printed work is {work}"

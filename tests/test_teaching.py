@@ -128,6 +128,43 @@ class NeverStops(Packer):
         pass
 
 
+class WrongAgent(_Base):
+    """Names an agent that is not the offer's: the master refuses every task, and it relaunches them forever."""
+
+    def resource_offers(self, driver, offers):
+        for offer in offers:
+            free, tasks = offer.resources, []
+            while self.todo and self.need <= free:
+                task = self.task(self.todo.pop(0))
+                task.agent_id = "agent-9"
+                tasks.append(task)
+                free = free - self.need
+            driver.launch_tasks([offer.id], tasks)
+
+    def status_update(self, driver, status):
+        super().status_update(driver, status)
+        if status.is_terminal and status.state != jmesos.TASK_FINISHED:
+            driver.revive_offers()  # as the exercise cell's status_update does
+
+
+class Silent(_Base):
+    """Leaves the placeholder's loop with nothing in it: no offer is ever answered."""
+
+    def resource_offers(self, driver, offers):
+        for _offer in offers:
+            pass
+
+
+class Typo(_Base):
+    def resource_offers(self, driver, offers):
+        for offer in offers:
+            free, tasks = offer.resources, []
+            while self.todo and self.need <= fre:  # noqa: F821 - the student's typo
+                tasks.append(self.task(self.todo.pop(0)))
+                free = free - self.need
+            driver.launch_tasks([offer.id], tasks)
+
+
 def test_check_packing_accepts_right_answers(capsys):
     for answer in (Packer, PackTasksPacker):
         result = check_packing(answer)
@@ -147,6 +184,9 @@ def test_check_packing_accepts_right_answers(capsys):
         (Hoarder, "was never answered", "answer every offer"),
         (SameIds, "the master refused", "its own task_id"),
         (NeverStops, "kept running", "driver.stop()"),
+        (WrongAgent, "names agent_id='agent-9'", "offer.agent_id"),
+        (Silent, "was never answered", "answer every offer"),
+        (Typo, "NameError: name 'fre' is not defined (line ", "fix that error in your resource_offers"),
     ],
 )
 def test_check_packing_rejects_wrong_answers_with_a_hint(answer, message, hint, capsys):
@@ -157,6 +197,18 @@ def test_check_packing_rejects_wrong_answers_with_a_hint(answer, message, hint, 
     assert message in result.message, result.message
     assert hint in result.hint, result.hint
     assert "hint:" in out
+
+
+def test_check_packing_points_at_the_line_that_raised():
+    result = check_packing(Typo, quiet=True)
+    assert "self.need <= fre:" in result.message and "test_teaching.py" in result.message, result.message
+
+
+def test_check_packing_stops_a_framework_that_relaunches_refused_tasks_forever():
+    start = time.perf_counter()
+    result = check_packing(WrongAgent, quiet=True)
+    assert not result and "the master refused" in result.message
+    assert time.perf_counter() - start < 20, "the check must end in seconds, not run for a virtual hour"
 
 
 def test_check_packing_reports_a_broken_constructor():
@@ -225,6 +277,34 @@ class Nothing(Policy):
     pass
 
 
+class SumOfShares(Policy):
+    def order(self, agent, candidates, view):
+        total = view.total
+        return sorted(
+            candidates, key=lambda f: view.allocation(f).cpus / total.cpus + view.allocation(f).mem / total.mem
+        )
+
+
+class FloorDivision(Policy):
+    """Sorts, but `//` makes every share 0, so the order stays as given."""
+
+    def order(self, agent, candidates, view):
+        total = view.total
+        return sorted(
+            candidates, key=lambda f: max(view.allocation(f).cpus // total.cpus, view.allocation(f).mem // total.mem)
+        )
+
+
+class Misspelt(Policy):
+    def order(self, agent, candidates, view):
+        return sorted(candidates, key=lambda f: view.allocations(f).cpus)
+
+
+class NoAgent(Policy):
+    def order(self, candidates, view):
+        return sorted(candidates, key=view.share)
+
+
 def test_check_policy_accepts_drf_written_by_hand(capsys):
     for answer in (MyDRF, KeyDRF, MyDRF()):
         assert check_policy(answer)
@@ -245,6 +325,9 @@ def test_check_policy_accepts_drf_written_by_hand(capsys):
         (Generator, "must return a list"),
         (Nothing, "write an order("),
         (FairShare, "smallest dominant share"),
+        (FloorDivision, "`//` rounds a share down to 0"),
+        (Misspelt, "fix that error in your order()"),
+        (NoAgent, "def order(self, agent, candidates, view)"),
     ],
 )
 def test_check_policy_rejects_wrong_answers_with_a_hint(answer, hint, capsys):
@@ -252,6 +335,13 @@ def test_check_policy_rejects_wrong_answers_with_a_hint(answer, hint, capsys):
     assert not result
     assert capsys.readouterr().out.startswith("❌ not yet")
     assert hint in result.hint, result.hint
+
+
+def test_check_policy_hints_do_not_misdiagnose_and_point_at_the_line():
+    # adding the shares up is not "cpu shares only"
+    assert "cpu shares only" not in check_policy(SumOfShares, quiet=True).hint
+    misspelt = check_policy(Misspelt, quiet=True)
+    assert "view.allocations(f).cpus" in misspelt.message and "falling back" not in misspelt.message
 
 
 @pytest.mark.parametrize("bad", ["drf", 1, Packer, None])
@@ -307,6 +397,8 @@ def test_check_completion_times_accepts_the_reference_and_a_hand_written_answer(
         (completion_stub, "replace `raise NotImplementedError`"),
         (lambda events: [], "return a dict"),
         (lambda events: {"x": 1.0}, "key the dict by the name"),
+        (lambda events: {}, "your dict is empty"),
+        (lambda events: {k: round(v, 2) for k, v in measure.completion_times(events).items()}, "did you round?"),
     ],
 )
 def test_check_completion_times_rejects_wrong_answers(answer, hint):
@@ -327,6 +419,9 @@ def test_check_prediction():
     wrong = check_prediction("web", speedups, quiet=True)
     assert not wrong and "ml gained most" in wrong.message
     assert not check_prediction(None, speedups, quiet=True)
+    for spelled in ("ML", " ml ", '"ml"'):  # a right answer written differently
+        assert check_prediction(spelled, speedups, quiet=True), spelled
+    assert not check_prediction("mll", speedups, quiet=True)
     with pytest.raises(TypeError):
         check_prediction("ml", {})
 

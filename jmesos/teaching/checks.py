@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 import random
+import sysconfig
+import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,6 +80,57 @@ def _fmt(res: Resources) -> str:
     return "⟨" + ", ".join(parts) + "⟩" if parts else "⟨nothing⟩"
 
 
+# A packing run of a right answer takes a few hundred steps; a framework that keeps relaunching tasks the
+# master refuses can take millions within the virtual hour, so a check stops it well before that.
+_STEP_BUDGET = 50_000
+
+_NOT_YOURS = tuple(
+    os.path.normcase(os.path.abspath(path)) + os.sep
+    for path in {
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # the jmesos package
+        *(sysconfig.get_paths().get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+    }
+    if path
+)
+
+
+def _where(exc: BaseException | None) -> str:
+    """Where in the student's own code ``exc`` was raised, as ``" (line 4 of its cell: `...`)"``, or ''."""
+    if exc is None:
+        return ""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not os.path.normcase(os.path.abspath(f.filename)).startswith(_NOT_YOURS) and f.filename != __file__
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    place = "its cell" if "ipykernel_" in frame.filename else os.path.basename(frame.filename)
+    line = (frame.line or "").strip()
+    return f" (line {frame.lineno} of {place}: `{line}`)" if line else f" (line {frame.lineno} of {place})"
+
+
+def _record_exceptions(obj: Any, names: tuple[str, ...], into: list[BaseException]) -> None:
+    """Wrap ``obj``'s methods ``names`` so that an exception they raise is also kept in ``into`` (then re-raised)."""
+    for name in names:
+        method = getattr(obj, name, None)
+        if not callable(method):
+            continue
+
+        def wrapper(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            try:
+                return _method(*args, **kwargs)
+            except BaseException as exc:
+                into.append(exc)
+                raise
+
+        try:
+            setattr(obj, name, wrapper)
+        except (AttributeError, TypeError):  # __slots__ or a read-only attribute: do without the line number
+            pass
+
+
 def _require_class(value: Any, base: type, base_name: str, checker: str, example: str) -> type:
     if isinstance(value, base):
         raise TypeError(f"{checker} wants your class, not an instance: write {checker}({type(value).__name__})")
@@ -130,12 +184,27 @@ def check_packing(packer: type, *, quiet: bool = False) -> CheckResult:
                 "keep the __init__(self, n, need, ...) signature from the exercise cell",
                 quiet,
             )
+        raised: list[BaseException] = []
+        _record_exceptions(scheduler, ("resource_offers", "status_update"), raised)
         cluster = VirtualCluster(
             case.agents, case.cpus, case.mem, allocation_interval=0.2, task_seconds=1.0, quiet=True
         )
         driver = cluster.add_framework(scheduler, name="packer")
-        cluster.run()
-        problem = _packing_problem(case, cluster.events.filter(), driver)
+        try:
+            cluster.run(max_steps=_STEP_BUDGET)
+            endless = False
+        except RuntimeError:  # out of budget (or virtual time stood still): judge what happened so far
+            endless = True
+        events = cluster.events.filter()
+        end = max(cluster.now, events[-1].time if events else 0.0)
+        problem = _packing_problem(case, events, driver, end, raised[0] if raised else None)
+        if problem is None and endless:
+            problem = (
+                f"your framework was still busy after {end:.0f} virtual seconds and "
+                f"{sum(e.kind == 'task_launched' for e in events)} task launches, for {case.n} tasks",
+                "launch each task id once, and call driver.stop() once all have finished "
+                "(keep the status_update method from the exercise cell)",
+            )
         if problem is not None:
             message, hint = problem
             return _verdict("packing", False, f"[{case.title}] {message}", hint, quiet)
@@ -159,8 +228,14 @@ def _first_wave(events: list[Event]) -> int:
     return 0
 
 
-def _packing_problem(case: _PackingCase, events: list[Event], driver: Any) -> tuple[str, str] | None:
-    """What is wrong with one packing run, as (message, hint), or None when it is right."""
+def _packing_problem(
+    case: _PackingCase, events: list[Event], driver: Any, end: float | None = None, raised: BaseException | None = None
+) -> tuple[str, str] | None:
+    """What is wrong with one packing run, as (message, hint), or None when it is right.
+
+    ``end`` is the virtual time the run stopped at (default: the last event's); ``raised`` the first
+    exception the student's callbacks raised, to point at its line.
+    """
     if driver.errors:
         error = driver.errors[0]
         if "NotImplementedError" in error:
@@ -168,7 +243,12 @@ def _packing_problem(case: _PackingCase, events: list[Event], driver: Any) -> tu
                 f"{error}",
                 "replace the `raise NotImplementedError` line in resource_offers with your packing loop",
             )
-        return (error, "fix the exception above; the driver reports it and carries on, so the offer was never answered")
+        method = "status_update" if ".status_update raised" in error else "resource_offers"
+        return (
+            f"{error}{_where(raised)}",
+            f"fix that error in your {method}: when a callback raises, the driver reports it and goes on, and any "
+            "offer the callback had not answered yet stays unanswered",
+        )
     refused = [e for e in events if e.kind == "task_state" and e.data.get("state") == "TASK_ERROR"]
     if refused:
         why = refused[0].data.get("message", "")
@@ -227,7 +307,8 @@ def _packing_problem(case: _PackingCase, events: list[Event], driver: Any) -> tu
                     "answer every offer: launch tasks on it, or decline it (driver.launch_tasks([offer.id], []) declines)",
                 )
             answered.add(d["offer_id"])
-    end = events[-1].time if events else 0.0
+    if end is None:
+        end = events[-1].time if events else 0.0
     for oid, (when, offered) in offers.items():
         if oid not in answered and end - when > 0.5:
             return (
@@ -310,11 +391,19 @@ class _Spy:
         self.mem_only = 0
         self.unchanged = 0  # calls answered with the candidates exactly as given
         self.calls = 0
+        self.raised: list[BaseException] = []  # what the policy's order() raised, to point at the line
+        # for each wrong first choice, which mistaken yardsticks would have made the same choice
+        self.wrong_calls = 0
+        self.explained: Counter = Counter()
 
     def __call__(self, agent: Any, candidates: list[str], view: Any) -> Any:
         shuffled = list(candidates)
         self.rng.shuffle(shuffled)
-        ranked = self.inner(agent, list(shuffled), view)
+        try:
+            ranked = self.inner(agent, list(shuffled), view)
+        except BaseException as exc:
+            self.raised.append(exc)
+            raise
         if isinstance(ranked, (list, tuple)) and ranked and len(candidates) > 1:
             self.calls += 1
             self.unchanged += list(ranked) == shuffled
@@ -330,6 +419,15 @@ class _Spy:
                     self.cpu_only += 1
                 if mem[first] <= min(mem.values()) + 1e-9:
                     self.mem_only += 1
+                self.wrong_calls += 1
+                for name, key in (
+                    ("cpu", lambda f: cpu[f]),
+                    ("mem", lambda f: mem[f]),
+                    ("sum", lambda f: cpu[f] + mem[f]),
+                    ("min", lambda f: min(cpu[f], mem[f])),
+                ):
+                    if key(first) <= min(key(f) for f in candidates) + 1e-9:
+                        self.explained[name] += 1
                 if not self.wrong:
                     lowest = min(shares, key=shares.get)
                     self.wrong.append(
@@ -391,22 +489,42 @@ def check_policy(policy: Any, *, quiet: bool = False) -> CheckResult:
         errors = [e.data.get("message", "") for e in cluster.events if e.kind == "error" and e.source == "allocator"]
         errors += [str(x) for x in getattr(cluster.master.allocator, "errors", [])]
         if errors:
-            first = errors[0].replace(f"policy {instance.name!r}", cls.__name__, 1)
-            hint = (
-                "replace `raise NotImplementedError` with your code"
-                if "NotImplementedError" in first
-                else "order() must return a list of the candidate framework ids, each once"
-            )
+            # what the student needs is the error; how the allocator carries on after it is not their concern
+            first = errors[0].replace(f"policy {instance.name!r}", cls.__name__, 1).split("; falling back to")[0]
+            raised = spy.raised[0] if spy.raised else None
+            if "NotImplementedError" in first:
+                hint = "replace `raise NotImplementedError` with your code"
+            elif isinstance(raised, TypeError) and "positional argument" in str(raised) and not _where(raised):
+                hint = "keep the signature from the exercise cell: def order(self, agent, candidates, view)"
+            elif raised is not None:
+                first += _where(raised)
+                hint = (
+                    "fix that error in your order(); view.allocation(f) and view.total are jmesos.Resources, "
+                    "with .cpus and .mem"
+                )
+            else:
+                hint = "order() must return a list of the candidate framework ids, each once"
             return _verdict("policy", False, f"[{case.title}] the allocator reports: {first}", hint, quiet)
         if spy.wrong:
+            explained = [name for name in ("cpu", "mem", "sum", "min") if spy.explained[name] == spy.wrong_calls]
             if spy.unchanged == spy.calls:
-                hint = "you return the candidates in the order given; sort them yourself (the checker shuffles them)"
-            elif spy.cpu_only and not spy.mem_only:
                 hint = (
-                    "you seem to compare cpu shares only; DRF compares each framework's *largest* share of any resource"
+                    "you return the candidates in the order given; sort them yourself (the checker shuffles them). "
+                    "If you do sort, your key gave every framework the same value: check it "
+                    "(`/` divides, `//` rounds a share down to 0)"
                 )
-            elif spy.mem_only and not spy.cpu_only:
-                hint = "you seem to compare memory shares only; DRF compares each framework's *largest* share of any resource"
+            elif 1 <= len(explained) <= 2:
+                yardsticks = {
+                    "cpu": "cpu shares only",
+                    "mem": "memory shares only",
+                    "sum": "the sum of the shares",
+                    "min": "each framework's smallest share",
+                }
+                hint = (
+                    f"you seem to compare {' (or '.join(yardsticks[name] for name in explained)}"
+                    f"{')' if len(explained) == 2 else ''}; DRF compares each framework's *largest* share of any "
+                    "resource (the max of its cpu and memory shares)"
+                )
             else:
                 hint = (
                     "sort by dominant share, smallest first: for framework f, the max over resources of "
@@ -614,11 +732,17 @@ def check_completion_times(fn: Callable[[Any], Mapping[str, float]], *, quiet: b
                 quiet,
             )
         if set(got) != set(expected):
+            hint = (
+                "your dict is empty, so no event matched your tests: compare e.kind with 'framework_added' and "
+                "'task_state', and e.data['state'] with 'TASK_FINISHED' (exactly, in capitals)"
+                if not got
+                else "key the dict by the name in each framework_added event (e.data['name'])"
+            )
             return _verdict(
                 "completion times",
                 False,
                 f"[{label}] your dict has keys {sorted(map(str, got))}, expected the framework names {sorted(expected)}",
-                "key the dict by the name in each framework_added event (e.data['name'])",
+                hint,
                 quiet,
             )
         for name, seconds in expected.items():
@@ -636,6 +760,8 @@ def check_completion_times(fn: Callable[[Any], Mapping[str, float]], *, quiet: b
                     hint = (
                         "you measured from time 0; measure from the framework's own framework_added event (its arrival)"
                     )
+                elif any(abs(value - round(seconds, digits)) < 1e-9 for digits in range(4)):
+                    hint = "so close: did you round? return the exact difference (round only when you print it)"
                 else:
                     hint = (
                         "completion time = time of the framework's last TASK_FINISHED task_state event minus the "
@@ -669,6 +795,10 @@ def check_prediction(prediction: Any, speedups: Mapping[str, float], *, quiet: b
         raise TypeError("check_prediction wants the measured speedups as a dict, e.g. {'batch': 1.9, 'ml': 1.2}")
     winner = max(speedups, key=speedups.get)
     ranking = ", ".join(f"{k} ×{v:.2f}" for k, v in sorted(speedups.items(), key=lambda kv: -kv[1]))
+    if isinstance(prediction, str) and prediction not in speedups:
+        # "ML", " ml" or '"ml"' name a framework as well as "ml" does
+        spelled = {str(name).lower(): name for name in speedups}
+        prediction = spelled.get(prediction.strip().strip("'\"").strip().lower(), prediction)
     if not isinstance(prediction, str) or prediction not in speedups:
         return _verdict(
             "prediction",

@@ -32,7 +32,7 @@ cluster = jmesos.LocalCluster(
     mem="1GiB",  # three small machines, 2 cpus and 1 GiB each
     allocation_interval=0.2,  # the master hands out offers every 0.2 s (Mesos's default is 1 s)
     ping_interval=0.25,  # health checks every 0.25 s, so a dead agent is noticed quickly
-    seed=0,  # everyone's cluster makes the same choices
+    seed=0,  # the master's own random choices are the same on every run (timings still vary a little)
 )
 print(cluster)
 print("agents:", cluster.agents)
@@ -145,7 +145,8 @@ print("results:", sorted(squares.results.values()))
 
 # %% [markdown]
 # The offers the framework got, and its answers, from the log. Notice how an agent comes back a moment
-# after an accept: the part of the offer the task did not use was returned and offered again.
+# after an accept: the part of the offer the task did not use was returned and offered again. An offer
+# still out when the framework stops is *rescinded*: the master takes it back.
 
 # %%
 for row in measure.offer_answers(cluster):

@@ -293,7 +293,7 @@ else:
 #
 # 1. DRF is *strategy-proof*: a framework cannot get more by lying about its demands. Why would
 #    single-resource fair sharing tempt a framework to lie, and about what?
-# 2. In the paper's example both frameworks end at 2/3 and 3 GB of memory stay idle. Is that waste?
+# 2. In the paper's example both frameworks end at 2/3 and 4 GB of memory stay idle. Is that waste?
 #    Could any allocation use them without making someone worse off?
 # 3. Mesos applies DRF *through offers*: the master picks who is offered, the framework picks what to take.
 #    What could a framework that accepts everything it is offered do to DRF's guarantees? (Think of

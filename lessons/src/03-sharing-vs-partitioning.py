@@ -45,9 +45,9 @@ for job in workload:
     )
 
 # %% [markdown]
-# **Static partitioning.** Each framework gets its own machines, sized to its usual load: batch has the
-# most work and gets two agents, ml and web get one each. The `"static"` policy offers an agent only to the
-# framework that owns it.
+# **Static partitioning.** Each framework gets its own machines, as an operator might have split them:
+# batch, which arrives first, gets two agents, ml and web get one each. (Compare that split with the work
+# each job has, printed above.) The `"static"` policy offers an agent only to the framework that owns it.
 #
 # **Sharing.** The same four agents, offered to everyone under DRF (lesson 2). Each job packs as many
 # tasks into an offer as fit (lesson 1's exercise), and declines what it cannot use.
