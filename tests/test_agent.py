@@ -576,6 +576,24 @@ def test_killing_tasks_kills_their_whole_process_tree(shared, tmp_path):
     master.wait(lambda: pid_gone(py_child) and pid_gone(sh_child), timeout=5, what="the tasks' children to die")
 
 
+def test_a_stopping_agent_says_goodbye_before_it_waits_for_its_tasks_to_die(tmp_path):
+    """A cluster that stops waits a few seconds for its agents; a goodbye sent after the kills could miss the master."""
+    master = FakeMaster()
+    agent = Agent(master, tmp_path)
+    try:
+        master.wait(lambda: master.registrations, what="registration")
+        master.run(shell_task("stubborn", f"trap '' TERM; echo $$ > {tmp_path / 'sh.pid'}; sleep 1000 & wait"))
+        shell = read_pid(tmp_path / "sh.pid")
+        master.wait_state("stubborn", TaskState.TASK_RUNNING)
+        agent.terminate()
+        master.wait(lambda: master.of(m.UnregisterAgent), timeout=10, what="the goodbye")
+        assert not pid_gone(shell), "the goodbye came only after the task ignoring SIGTERM was killed"
+    finally:
+        assert agent.stop() == 0
+        master.close()
+    assert pid_gone(shell)
+
+
 def test_bad_input_never_takes_the_agent_down(shared):
     master, _ = shared
     not_a_task = TaskInfo(task_id="no-code", resources=SMALL, command="true")

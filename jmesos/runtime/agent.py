@@ -1030,8 +1030,18 @@ class Agent:
 
     # ================================================================ shutdown
     def _cleanup(self, unregister: bool) -> None:
-        """Kill every task and worker, reap them, remove the cgroups, say goodbye to the master."""
+        """Say goodbye to the master, then kill every task and worker, reap them and remove the cgroups.
+
+        Goodbye first: killing tasks that ignore SIGTERM takes ``SHUTDOWN_GRACE``, and a
+        cluster that is stopping does not wait long for its agents before it stops the
+        master; a goodbye sent last could find no master, and the event log then kept
+        the agent alive for ever (a replay's last picture changed from run to run).
+        The kills are quiet, so the master misses no news of the tasks.
+        """
         self.stopping = True
+        if unregister and self.channel is not None and self.agent_id is not None:
+            self.hub.send(self.channel, m.UnregisterAgent(self.agent_id))
+            self.hub.flush()
         try:
             for task in list(self.tasks.values()):
                 if not task.terminal:
@@ -1062,8 +1072,6 @@ class Agent:
         except Exception:  # noqa: BLE001
             _log(f"error removing cgroups:\n{traceback.format_exc()}")
         shutil.rmtree(self.capture_dir, ignore_errors=True)
-        if unregister and self.channel is not None and self.agent_id is not None:
-            self.hub.send(self.channel, m.UnregisterAgent(self.agent_id))
         try:
             self.hub.shutdown()
         except Exception:  # noqa: BLE001
