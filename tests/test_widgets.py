@@ -241,9 +241,13 @@ def test_feed_is_shared_per_log_and_lets_go_of_dead_views() -> None:
     assert feed_for(log) is not feed
 
 
-def test_dashboard_traits_lazy_views_and_one_message_per_tick() -> None:
+def test_dashboard_traits_lazy_views_and_one_message_per_tick(monkeypatch) -> None:
     from jmesos.widgets import Dashboard
+    from jmesos.widgets import views as views_module
 
+    # an idle kernel: no cell running (another test module may have left an IPython shell behind)
+    monkeypatch.setattr(views_module, "_watch_cells", lambda: None)
+    views_module._CELL_RUNNING.clear()
     log = EventLog()
     dash = Dashboard(log, interval=0.05)
     try:
