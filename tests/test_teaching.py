@@ -389,6 +389,104 @@ def test_check_completion_times_accepts_the_reference_and_a_hand_written_answer(
     assert check_completion_times(mine, quiet=True)
 
 
+def completion_last_state_of_any_kind(events):
+    """The wrong answer a tester sent: the last task_state event, whatever its state, ends the job."""
+    names, arrived, last = {}, {}, {}
+    for e in events:
+        if e.kind == "framework_added":
+            names[e.data["framework_id"]] = e.data["name"]
+            arrived[e.data["framework_id"]] = e.time
+        elif e.kind == "task_state":
+            last[e.data["framework_id"]] = e.time
+    return {names[f]: last[f] - arrived[f] for f in last}
+
+
+def completion_last_terminal_state(events):
+    """Wrong in the same way: any terminal state (killed, lost, ...) counts as the end."""
+    names, arrived, last = {}, {}, {}
+    for e in events:
+        if e.kind == "framework_added":
+            names[e.data["framework_id"]] = e.data["name"]
+            arrived[e.data["framework_id"]] = e.time
+        elif e.kind == "task_state" and e.data["state"] in measure.TERMINAL:
+            last[e.data["framework_id"]] = e.time
+    return {names[f]: last[f] - arrived[f] for f in last}
+
+
+def completion_max_of_finishes(events):
+    """Right: the largest finish time per framework, comparing with the TaskState enum."""
+    arrival = {e.data["framework_id"]: (e.data["name"], e.time) for e in events if e.kind == "framework_added"}
+    finishes = {}
+    for e in events:
+        if e.kind == "task_state" and e.data["state"] == jmesos.TASK_FINISHED:
+            finishes.setdefault(e.data["framework_id"], []).append(e.time)
+    return {arrival[f][0]: max(times) - arrival[f][1] for f, times in finishes.items()}
+
+
+def completion_per_task(events):
+    """Right: follow each task to its final state; the job ends when its last task that finished did."""
+    names, arrived, final = {}, {}, {}
+    for e in events:
+        if e.kind == "framework_added":
+            names[e.data["framework_id"]] = e.data["name"]
+            arrived[e.data["framework_id"]] = e.time
+        elif e.kind == "task_state":
+            final[(e.data["framework_id"], e.data["task_id"])] = (e.data["state"], e.time)
+    ends = {}
+    for (f, _), (state, t) in final.items():
+        if state == "TASK_FINISHED":
+            ends[f] = max(ends.get(f, t), t)
+    return {names[f]: ends[f] - arrived[f] for f in ends}
+
+
+def completion_backwards(events):
+    """Right: walk the log from its end; the first finish met is the last one."""
+    events = list(events)
+    out = {}
+    for added in (e for e in events if e.kind == "framework_added"):
+        fid = added.data["framework_id"]
+        for e in reversed(events):
+            if e.kind == "task_state" and e.data["framework_id"] == fid and "FINISHED" in e.data["state"]:
+                out[added.data["name"]] = e.time - added.time
+                break
+    return out
+
+
+def test_check_completion_times_workload_has_tasks_that_do_not_finish():
+    # the point of the check's workload: in both runs some tasks are killed or lost, and some framework's
+    # last task_state is not a finish, so "the last task_state event" is not "the last finish"
+    from jmesos.teaching.checks import _TIMING_AGENT_DIES, _TIMING_JOBS, _virtual_workload
+
+    partitions = {"batch": ["agent-1", "agent-2"], "ml": ["agent-3"], "web": ["agent-4"]}
+    for policy, options in (("drf", {}), ("static", {"partitions": partitions})):
+        cluster = _virtual_workload(_TIMING_JOBS, policy, kill=_TIMING_AGENT_DIES, **options)
+        states = {e.data["state"] for e in cluster.events.filter("task_state")}
+        assert {"TASK_KILLED", "TASK_LOST"} <= states, (policy, states)
+        assert completion_last_state_of_any_kind(cluster.events) != measure.completion_times(cluster.events)
+        assert set(measure.completion_times(cluster.events)) == {"batch", "ml", "web"}
+
+
+@pytest.mark.parametrize("answer", [completion_last_state_of_any_kind, completion_last_terminal_state])
+def test_check_completion_times_rejects_the_last_event_of_any_kind_with_a_specific_hint(answer):
+    result = check_completion_times(answer, quiet=True)
+    assert not result
+    assert "ml" in result.message
+    assert "TASK_KILLED" in result.hint and "e.data['state'] is 'TASK_FINISHED'" in result.hint, result.hint
+    assert "framework_removed" not in result.hint
+
+
+@pytest.mark.parametrize("answer", [completion_max_of_finishes, completion_per_task, completion_backwards])
+def test_check_completion_times_accepts_right_answers_written_differently(answer):
+    result = check_completion_times(answer, quiet=True)
+    assert result, result
+
+
+def test_check_completion_times_tells_apart_the_framework_removed_event():
+    # ml's leftover task is killed at the instant ml is removed: measuring to framework_removed is its own mistake
+    result = check_completion_times(completion_until_removed, quiet=True)
+    assert not result and "framework_removed" in result.hint, result.hint
+
+
 @pytest.mark.parametrize(
     "answer, hint",
     [

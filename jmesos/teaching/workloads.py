@@ -57,12 +57,18 @@ class OneTaskAtATime(Scheduler):
 
 @dataclass
 class JobSpec:
-    """One job of a workload: ``tasks`` tasks of shape ``need`` lasting ``durations``, arriving at ``arrive`` s."""
+    """One job of a workload: tasks of shape ``need`` lasting ``durations``, arriving at ``arrive`` s.
+
+    ``enough``: the job is done once that many of its tasks have finished (default: all of them), like a
+    search that stops at its first few good results; the tasks still running then are killed by the master
+    when the job stops (their last ``task_state`` is ``TASK_KILLED``).
+    """
 
     name: str
     need: Resources
     durations: Sequence[float]
     arrive: float = 0.0
+    enough: int | None = None
 
 
 class Job(Scheduler):
@@ -77,6 +83,8 @@ class Job(Scheduler):
       bouncing the same offer back and forth;
     - nothing left to launch: decline with ``idle_seconds``; a lost task
       re-queues itself and revives offers, which clears the filters.
+
+    It stops once ``spec.enough`` tasks (default: all) have finished.
     """
 
     def __init__(self, spec: JobSpec, retry_seconds: float = 0.2, idle_seconds: float = 5.0) -> None:
@@ -107,7 +115,7 @@ class Job(Scheduler):
     def status_update(self, driver, status):
         if status.state == TaskState.TASK_FINISHED:
             self.finished.add(status.task_id)
-            if len(self.finished) == len(self.durations):
+            if len(self.finished) >= (self.spec.enough or len(self.durations)):
                 driver.stop()
         elif status.is_terminal and status.task_id in self.durations:
             self.todo.append((status.task_id, self.durations[status.task_id]))

@@ -119,6 +119,10 @@ for label, log in (("partitioned", static_log), ("shared", shared_log)):
 # the end of its last task — the last `task_state` event of that framework whose state is
 # `"TASK_FINISHED"`. Write `completion_times(events)`, returning a dict `{framework name: seconds}`.
 #
+# Careful: not every `task_state` event is a finish. A task reports `TASK_RUNNING` when it starts, and it
+# can end `TASK_FAILED`, `TASK_KILLED` or `TASK_LOST` (with its agent) instead of `TASK_FINISHED`. The
+# checker's workload has some, so your function must tell them apart.
+#
 # Each event has `e.kind`, `e.time` (seconds) and `e.data`, a dict: a `framework_added` event has
 # `e.data["framework_id"]` and `e.data["name"]`; a `task_state` event has `e.data["framework_id"]` and
 # `e.data["state"]`.
@@ -151,7 +155,8 @@ timing_ok = check_completion_times(completion_times)
 
 # %% [markdown]
 # The checker ran your function on a small workload of its own (on a virtual cluster, so its answers are
-# exact). Now use it on our two runs:
+# exact): one agent dies, so the tasks on it are lost and run again, and ml stops once three of its four
+# trials are done, so the master kills the fourth. Now use it on our two runs:
 
 # %%
 measure_with = completion_times if timing_ok else measure.completion_times
