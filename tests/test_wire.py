@@ -211,3 +211,27 @@ def test_an_at_once_message_leaves_without_waiting_for_the_flush_and_keeps_the_o
     assert frames == [["status", "launch", "ack"]]
     client.send(channel, "later")
     assert receive(client, 4) == [("echo", "status"), ("echo", "launch"), ("echo", "ack"), ("echo", "later")]
+
+
+def test_big_blobs_travel_out_of_band_and_come_back_as_blobs_in_order(connected):
+    """A task's big result is sent from where it lies, not pickled into the stream (four copies a hop)."""
+    from jmesos.runtime.serialize import OUT_OF_BAND_BYTES, Blob
+
+    big = Blob(bytes(range(256)) * (12 << 12))  # 12 MiB: many reads, on both sides
+    chunks = wire.dump_frame(("result", big, 7))
+    assert len(chunks) == 3 and chunks[2].obj is big, "the Blob's own bytes go out, not a copy of them"
+    assert sum(len(c) for c in chunks[:2]) < 200, "only the small rest is pickled"
+    layout = wire.frame_layout(bytearray(b"".join(bytes(c) for c in chunks)), 0)
+    assert layout is not None and len(layout[3]) == 1
+    client, channel, _ = connected
+    small = Blob(b"y" * (OUT_OF_BAND_BYTES - 1))  # in band, as before
+    array_like = bytearray(b"z" * (1 << 20))  # an object with its own buffer stays in band: only Blobs go out
+    for message in ("before", big, small, ("both", big, big), array_like, "after"):
+        client.send(channel, message)
+        client.flush()
+    got = [m[1] for m in receive(client, 6, timeout=60)]
+    assert got[0] == "before" and got[-1] == "after"
+    assert type(got[1]) is Blob and got[1] == big
+    assert type(got[2]) is Blob and got[2] == small
+    assert got[3][0] == "both" and got[3][1] == big and got[3][2] == big
+    assert got[4] == array_like

@@ -795,7 +795,7 @@ class Agent:
             TaskState.TASK_FINISHED,
             Reason.REASON_NONE,
             "",
-            Blob(data) if data is not None else None,
+            data if data is None or type(data) is Blob else Blob(data),
             _SOURCE_EXECUTOR,
         )
 

@@ -28,7 +28,7 @@ from ..core.model import Filters, Offer, TaskInfo, TaskStatus
 from ..core.resources import Resources
 from ..core.resources import _rebuild as _rebuild_resources
 from ..core.states import Reason, TaskState
-from .serialize import Blob
+from .serialize import OUT_OF_BAND_BYTES, Blob
 
 __all__ = ["encode", "decode", "FLATTENED"]
 
@@ -104,7 +104,7 @@ def _encode_status(msg: m.StatusUpdate) -> tuple:
         s.state._value_,
         s.reason._value_,
         s.message,
-        bytes(data) if blob else data,
+        bytes(data) if blob and len(data) < OUT_OF_BAND_BYTES else data,  # a big one stays a Blob: out of band
         blob,
         s.agent_id,
         s.framework_id,
@@ -122,7 +122,7 @@ def _decode_status(flat: tuple) -> m.StatusUpdate:
         "state": _STATES[state],
         "reason": _REASONS[reason],
         "message": message,
-        "data": Blob(data) if blob else data,
+        "data": Blob(data) if blob and type(data) is not Blob else data,
         "agent_id": agent_id,
         "framework_id": framework_id,
         "source": source,

@@ -40,27 +40,26 @@ import mmap
 import os
 import pickle
 import signal
-import struct
 import sys
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .containers import Container, descendants, own_children, signal_snapshot, signal_tree, tree_snapshot
 from .lifetime import how_it_ended
 from .serialize import Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
-from .wire import loads_at
+from .wire import _COUNT, _HEADER, _OUT_OF_BAND, _SIZE, _consume, _queue, dump_frame, frame_layout, load_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent, _Task
 
 __all__ = ["send_framework_message", "messages", "sandbox", "current_task_id", "PythonExecutor", "Worker", "new_worker"]
 
-_HEADER = struct.Struct("!I")
 #: How long a task must have been running, asleep, before a queued task gets a new worker instead of waiting.
 GROW_DELAY = 0.002
 #: How long a killed task's worker gets between SIGTERM and SIGKILL.
@@ -89,16 +88,20 @@ class _WorkerLink:
         self.capture: Any = None
 
     def send(self, obj: Any) -> None:
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_all(self.res_fd, _HEADER.pack(len(data)) + data)
+        _write_all(self.res_fd, dump_frame(obj))  # a big result leaves from where it lies (out of band)
 
     def recv(self) -> Any:
-        header = _read_exact(self.cmd_fd, 4)
-        if header is None:
-            return None
-        (size,) = _HEADER.unpack(header)
-        body = _read_exact(self.cmd_fd, size)
-        return None if body is None else pickle.loads(body)
+        """The next frame from the agent, None at end of file (the agent is done with us)."""
+        buf = bytearray()
+        while True:
+            layout = frame_layout(buf, 0)
+            if layout is not None:
+                return load_frame(buf, layout)
+            missing = _frame_missing(buf)
+            chunk = _read_exact(self.cmd_fd, missing)
+            if chunk is None:
+                return None
+            buf += chunk
 
 
 _link: _WorkerLink | None = None
@@ -159,11 +162,28 @@ def current_task_id() -> str | None:
 
 
 # ============================================================================== pipe helpers
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def _write_all(fd: int, chunks: list) -> None:
+    """Write ``chunks`` (bytes-like) in order to a blocking ``fd``, a few system calls for all of them."""
+    out: deque = deque(chunks)
+    while out:
+        _consume(out, os.writev(fd, list(islice(out, 64))))
+
+
+def _frame_missing(buf: bytearray) -> int:
+    """How many more bytes the frame at the start of ``buf`` needs at least (its header, then the rest)."""
+    if len(buf) < 4:
+        return 4 - len(buf)
+    (word,) = _HEADER.unpack_from(buf)
+    size = word & ~_OUT_OF_BAND
+    if not word & _OUT_OF_BAND:
+        return 4 + size - len(buf)
+    if len(buf) < 8:
+        return 8 - len(buf)
+    (count,) = _COUNT.unpack_from(buf, 4)
+    start = 8 + _SIZE.size * count
+    if len(buf) < start:
+        return start - len(buf)
+    return start + size + sum(_SIZE.unpack_from(buf, 8 + _SIZE.size * i)[0] for i in range(count)) - len(buf)
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -384,7 +404,7 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                     message = _format_exception(exc)
                 else:
                     try:  # None travels as no data at all
-                        data = None if value is None else bytes(dumps_value(value, "the task's return value"))
+                        data = None if value is None else dumps_value(value, "the task's return value")
                     except SerializationError as exc:
                         outcome = FAILED
                         message = f"the task finished but its result cannot be sent back: {exc}"
@@ -520,7 +540,7 @@ class Worker:
         self.container = container
         self.task: _Task | None = None
         self.inbuf = bytearray()
-        self.outbuf = bytearray()
+        self.outbuf: deque = deque()  # chunks the pipe has not taken yet
         self.killing = False  # we signalled it: its death is expected
         self.expected_exit = False
         self.idle_since = time.monotonic()
@@ -534,9 +554,8 @@ class Worker:
 
     def send(self, obj: Any) -> bool:
         """Queue a frame and write what the pipe takes now; False if the worker is gone."""
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        self.outbuf += _HEADER.pack(len(data))
-        self.outbuf += data
+        for chunk in dump_frame(obj):  # a big payload leaves from where it lies (out of band)
+            _queue(self.outbuf, chunk)
         return self.write()
 
     def write(self) -> bool:
@@ -544,8 +563,7 @@ class Worker:
             return False
         try:
             while self.outbuf:
-                n = os.write(self.cmd_fd, self.outbuf)
-                del self.outbuf[:n]
+                _consume(self.outbuf, os.writev(self.cmd_fd, list(islice(self.outbuf, 64))))
         except BlockingIOError:
             pass
         except OSError:
@@ -574,15 +592,20 @@ class Worker:
         frames = []
         buf = self.inbuf
         offset = 0
-        while len(buf) - offset >= 4:
-            (size,) = _HEADER.unpack_from(buf, offset)
-            if len(buf) - offset - 4 < size:
+        while True:
+            try:
+                layout = frame_layout(buf, offset)
+            except ValueError as exc:  # a worker gone wrong: what it sends now cannot be framed
+                print(f"jmesos agent: unreadable frame from worker {self.pid}: {exc}", file=sys.stderr)
+                buf.clear()
+                return frames, True
+            if layout is None:
                 break
             try:
-                frames.append(loads_at(buf, offset + 4, size))
+                frames.append(load_frame(buf, layout))
             except Exception as exc:  # noqa: BLE001 - a corrupt frame must not take the agent down
                 print(f"jmesos agent: undecodable frame from worker {self.pid}: {exc!r}", file=sys.stderr)
-            offset += 4 + size
+            offset = layout[0]
         if offset:
             del buf[:offset]
         return frames, eof

@@ -31,12 +31,23 @@ class SerializationError(ValueError):
     """A task's function, arguments or result cannot be sent to another process."""
 
 
+#: a Blob this big travels out of band: see :meth:`Blob.__reduce_ex__`
+OUT_OF_BAND_BYTES = 64 * 1024
+
+
 class Blob(bytes):
     """Bytes that hold a serialised value; the master forwards them without opening them."""
 
     __slots__ = ()
 
-    def __reduce__(self):
+    def __reduce_ex__(self, protocol):
+        """A big Blob is handed to the pickler as a buffer (protocol 5), not copied into a bytes first.
+
+        The channels (:func:`.wire.dump_frame`) send such buffers out of band, from where
+        they lie; anyone else pickling it gets them in band, as plain bytes.
+        """
+        if protocol >= 5 and len(self) >= OUT_OF_BAND_BYTES:
+            return (Blob, (pickle.PickleBuffer(self),))
         return (Blob, (bytes(self),))
 
 
@@ -118,10 +129,15 @@ def dumps_value(value: Any, what: str = "value", by_value: bool = False) -> Blob
     another process).
     """
     if not by_value:
+        stream = io.BytesIO()
+        stream.write(b"P")
         try:
-            return Blob(b"P" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)  # marker and pickle in one buffer
         except Exception:
             pass
+        else:
+            with stream.getbuffer() as written:
+                return Blob(written)
     try:
         return Blob(b"D" + _by_value(value))
     except Exception as exc:

@@ -11,7 +11,9 @@ After the handshake, a frame is a 4-byte length and a pickled batch of
 messages: everything queued for a peer during one loop iteration leaves in one
 frame, so a burst of status updates costs one system call, not thousands.  The
 offer cycle's messages travel as flat tuples (:mod:`.codec`), the rest as the
-objects they are.
+objects they are.  A big :class:`~.serialize.Blob` (a task's result or
+argument) follows its frame's pickle out of band (:func:`dump_frame`): written
+from where it lies and rebuilt with one copy.
 Writes never block: what the kernel cannot take now waits in a buffer.  A message
 sent ``at_once`` (a launch or offers, which someone waits for) does not wait for the end
 of the iteration: it leaves at once, with what was queued for that peer before it.
@@ -37,9 +39,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from . import codec
+from .serialize import OUT_OF_BAND_BYTES, Blob
 
 __all__ = [
     "Hub",
@@ -55,6 +59,11 @@ __all__ = [
 ]
 
 _HEADER = struct.Struct("!I")
+#: set in a frame's length word: out-of-band buffers follow its pickle (see :func:`dump_frame`)
+_OUT_OF_BAND = 1 << 31
+_COUNT = struct.Struct("!I")
+_SIZE = struct.Struct("!Q")
+_MAX_BUFFERS = 4096
 _NONCE = 32
 _DIGEST = "sha256"
 _MAX_FRAME = 1 << 30
@@ -65,7 +74,7 @@ _MAX_FRAME = 1 << 30
 #: what it held at the fork (as of the rest of the agent's memory), never a view of later reads.
 _READ_SIZE = 1 << 20
 #: The listener's greeting; its number changes whenever the frames' layout does (see :mod:`.codec`).
-_HELLO = b"JMESOS2"
+_HELLO = b"JMESOS3"  # 3: frames may carry out-of-band buffers
 _HELLO_STEM = b"JMESOS"
 #: The shortest secret a secret file may hold (the ones jmesos writes are 64 random hex digits).
 MIN_SECRET = 16
@@ -152,12 +161,12 @@ class Channel:
     address: Any = None
     authenticated: bool = False
     inbuf: bytearray = field(default_factory=bytearray)
-    outbuf: bytearray = field(default_factory=bytearray)
+    out: deque = field(default_factory=deque)  # what the kernel has not taken yet: see _queue
     pending: list = field(default_factory=list)
     lazy: list = field(default_factory=list)
     nonce: bytes = b""
     closed: bool = False
-    writing: bool = False  # registered for EVENT_WRITE: the kernel did not take all of outbuf
+    writing: bool = False  # registered for EVENT_WRITE: the kernel did not take all of out
     info: dict = field(default_factory=dict)
     # eq=False keeps object's identity hash, computed in C: channels key the hub's sets and dicts
 
@@ -309,21 +318,21 @@ class Hub:
         if not batch:
             return
         channel.pending = []  # taken even if it cannot be pickled: a retry would only fail again
-        data = pickle.dumps(codec.encode(batch), protocol=pickle.HIGHEST_PROTOCOL)
-        channel.outbuf += _HEADER.pack(len(data))
-        channel.outbuf += data
+        for chunk in dump_frame(codec.encode(batch)):
+            _queue(channel.out, chunk)
         self._write(channel)
 
     def _write(self, channel: Channel) -> None:
+        out = channel.out
         try:
-            sent = channel.sock.send(channel.outbuf)
+            sent = channel.sock.send(out[0]) if len(out) == 1 else channel.sock.sendmsg(list(islice(out, 64)))
         except BlockingIOError:
             sent = 0
         except OSError:
             self._close(channel)
             return
-        del channel.outbuf[:sent]
-        writing = bool(channel.outbuf)
+        _consume(out, sent)
+        writing = bool(out)
         if writing == channel.writing:
             return
         channel.writing = writing
@@ -357,13 +366,15 @@ class Hub:
         if channel.pending or channel.lazy:
             self._dirty.add(channel)
             self.flush()
-        if channel.outbuf:
+        if channel.out:
             try:
                 channel.sock.setblocking(True)
                 channel.sock.settimeout(1.0)
-                channel.sock.sendall(channel.outbuf)
+                for chunk in channel.out:
+                    channel.sock.sendall(chunk)
             except OSError:
                 pass
+            channel.out.clear()
         self._close(channel)
 
     def _close(self, channel: Channel) -> None:
@@ -442,7 +453,7 @@ class Hub:
             self._seq += 1
             channel = self._adopt(sock, f"conn-{self._seq}", address, authenticated=False)
             channel.nonce = os.urandom(_NONCE)
-            channel.outbuf += _HELLO + channel.nonce
+            _queue(channel.out, _HELLO + channel.nonce)
             self._unanswered[channel] = time.monotonic() + AUTH_TIMEOUT
             self._write(channel)
 
@@ -482,25 +493,26 @@ class Hub:
                 return
             channel.authenticated = True
             self._unanswered.pop(channel, None)
-            channel.outbuf += _mac(self.secret, theirs)
+            _queue(channel.out, _mac(self.secret, theirs))
             self._write(channel)
             out.append(HubEvent("connected", channel))
         messages: list = []
         buf = channel.inbuf
         offset = 0
-        while len(buf) - offset >= 4:
-            (size,) = _HEADER.unpack_from(buf, offset)
-            if size > _MAX_FRAME:
+        while True:
+            try:
+                layout = frame_layout(buf, offset)
+            except ValueError as exc:
                 self._close(channel)
-                out.append(HubEvent("closed", channel, detail="frame too large"))
+                out.append(HubEvent("closed", channel, detail=str(exc)))
                 return
-            if len(buf) - offset - 4 < size:
+            if layout is None:
                 break
             try:
-                messages.extend(codec.decode(loads_at(buf, offset + 4, size)))
+                messages.extend(codec.decode(load_frame(buf, layout)))
             except Exception as exc:  # a broken frame from an authenticated peer: report, keep serving
                 out.append(HubEvent("refused", channel, detail=f"undecodable frame from {channel.name}: {exc!r}"))
-            offset += 4 + size
+            offset = layout[0]
         if offset:
             del buf[:offset]
         if messages:
@@ -517,6 +529,112 @@ def loads_at(buf: bytearray, start: int, size: int) -> Any:
     """
     with memoryview(buf) as whole, whole[start : start + size] as frame:
         return pickle.loads(frame)
+
+
+def dump_frame(obj: Any) -> list:
+    """``obj`` as the chunks of one frame, in order: a length word and a pickle, then big Blobs' bytes.
+
+    A :class:`~.serialize.Blob` of ``OUT_OF_BAND_BYTES`` or more (a task's big result, a
+    big argument) leaves out of band (pickle protocol 5): written from where it lies,
+    and read back with one copy, where pickled into the stream it was copied four times
+    on each hop.  Such a frame's length word has :data:`_OUT_OF_BAND` set and is
+    followed by the number of buffers and each one's size.
+    """
+    buffers: list = []
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL, buffer_callback=_only_blobs(buffers))
+    if not buffers:
+        return [_HEADER.pack(len(data)), data]
+    sizes = b"".join(_SIZE.pack(raw.nbytes) for raw in buffers)
+    return [_HEADER.pack(len(data) | _OUT_OF_BAND) + _COUNT.pack(len(buffers)) + sizes, data, *buffers]
+
+
+def _only_blobs(buffers: list) -> Callable[[pickle.PickleBuffer], bool]:
+    """A buffer_callback that takes Blobs out of band and leaves any other buffer (an array's) in band.
+
+    A receiver's out-of-band buffers are views of its read buffer: only a Blob, which
+    copies its bytes as it is rebuilt, may be made from one.
+    """
+
+    def callback(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if type(raw.obj) is Blob:
+            buffers.append(raw)
+            return False
+        return True
+
+    return callback
+
+
+def frame_layout(buf: bytearray, offset: int) -> tuple[int, int, int, list[tuple[int, int]]] | None:
+    """Where the frame at ``offset`` of ``buf`` lies, or None until all of it has arrived.
+
+    ``(end, pickle start, pickle size, [(start, size) of each out-of-band buffer])``;
+    ValueError for a frame no peer of ours would send.
+    """
+    have = len(buf) - offset
+    if have < 4:
+        return None
+    (word,) = _HEADER.unpack_from(buf, offset)
+    size = word & ~_OUT_OF_BAND
+    if size > _MAX_FRAME:
+        raise ValueError("frame too large")
+    if not word & _OUT_OF_BAND:
+        return (offset + 4 + size, offset + 4, size, []) if have >= 4 + size else None
+    if have < 8:
+        return None
+    (count,) = _COUNT.unpack_from(buf, offset + 4)
+    if count > _MAX_BUFFERS:
+        raise ValueError(f"frame with {count} out-of-band buffers")
+    start = offset + 8 + _SIZE.size * count
+    if len(buf) < start:
+        return None
+    spans, at = [], start + size
+    for i in range(count):
+        (length,) = _SIZE.unpack_from(buf, offset + 8 + _SIZE.size * i)
+        spans.append((at, length))
+        at += length
+    return (at, start, size, spans) if len(buf) >= at else None
+
+
+def load_frame(buf: bytearray, layout: tuple[int, int, int, list[tuple[int, int]]]) -> Any:
+    """Unpickle the frame :func:`frame_layout` found, where it lies (its Blobs copy their bytes out)."""
+    _, start, size, spans = layout
+    if not spans:
+        return loads_at(buf, start, size)
+    with memoryview(buf) as whole:
+        views = [whole[a : a + n] for a, n in spans]
+        try:
+            with whole[start : start + size] as body:
+                return pickle.loads(body, buffers=views)
+        finally:
+            for view in views:
+                view.release()
+
+
+def _queue(out: deque, chunk: Any) -> None:
+    """Add ``chunk`` to a channel's output: small ones join the bytearray at the end, big buffers go as they are."""
+    if isinstance(chunk, memoryview) and chunk.nbytes >= OUT_OF_BAND_BYTES:
+        out.append(chunk)
+    elif out and type(out[-1]) is bytearray:
+        out[-1] += chunk
+    else:
+        out.append(bytearray(chunk))
+
+
+def _consume(out: deque, sent: int) -> None:
+    """Drop the first ``sent`` bytes of a channel's output (the kernel took them)."""
+    while sent:
+        first = out[0]
+        size = first.nbytes if isinstance(first, memoryview) else len(first)
+        if sent >= size:
+            out.popleft()
+            sent -= size
+        elif isinstance(first, memoryview):
+            out[0] = first[sent:]
+            return
+        else:
+            del first[:sent]
+            return
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
