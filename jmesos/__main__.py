@@ -175,6 +175,17 @@ def _master(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``jmesos`` command (``python -m jmesos``); returns the exit code."""
+    try:
+        code = _command(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (jmesos --help | head): nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    return code
+
+
+def _command(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)

@@ -8,6 +8,7 @@ happen, then a summary read from the event log.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -97,11 +98,51 @@ def _check_count(name: str, value: Any, low: int, high: int | None = None) -> No
         raise InvalidArgument(f"{name}={value!r} must be a whole number {bound}")
 
 
+class _Output:
+    """The demo's output; once its reader has gone (``demo | head``) the rest is dropped and the run finishes.
+
+    A write to a closed pipe raised in every callback, each offer was declined, and the
+    demo waited out its 300 s timeout.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                self._gone()
+
+    def isatty(self) -> bool:
+        return not self.gone and getattr(self.stream, "isatty", lambda: False)()
+
+    def _gone(self) -> None:
+        self.gone = True
+        try:  # what is still buffered would fail again when Python flushes at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
 def main(agents: int = 4, tasks: int = 200, samples: int = 20_000, out: TextIO = sys.stdout) -> int:
     """Run the demo; returns the exit code (130 after Ctrl-C, with the cluster stopped)."""
     _check_count("agents", agents, 1, 256)
     _check_count("tasks", tasks, 1)
     _check_count("samples", samples, 1)
+    out = _Output(out)  # type: ignore[assignment]
     try:
         return _run(agents, tasks, samples, out)
     except KeyboardInterrupt:

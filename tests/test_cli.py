@@ -92,6 +92,42 @@ def test_demo_interrupted_says_so_in_one_line_and_stops_the_cluster():
     assert demo.returncode == 130
 
 
+def test_help_into_a_pipe_nobody_reads_ends_quietly():
+    """``jmesos --help | head -1`` where head has gone: a BrokenPipeError traceback."""
+    import os
+
+    gone, pipe = os.pipe()
+    os.close(gone)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "jmesos", "--help"], stdout=pipe, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(pipe)
+    assert done.stderr == "" and done.returncode == 0
+
+
+def test_the_demo_piped_into_a_reader_that_leaves_ends_quietly():
+    """``python -m jmesos demo | head -1``: the demo waited out its 300 s timeout, printing a traceback an offer."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jmesos", "demo", "--agents", "2", "--tasks", "400"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline()
+        proc.stdout.close()  # as head does after its lines
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert proc.returncode == 0
+
+
 # ------------------------------------------------------------------------------ master
 @pytest.mark.parametrize(
     "args, option",
