@@ -165,8 +165,11 @@ def _master(argv: list[str]) -> int:
 
     def listening(address):
         print(f"jmesos master listening on {address[0]}:{address[1]}; secret in {path}", flush=True)
+        # 0.0.0.0 means every address of this machine: agents elsewhere dial it by its name
+        reach = socket.gethostname() if address[0] in ("0.0.0.0", "::", "") else address[0]
         print(
-            f"start agents with: python -m jmesos agent --master {address[0]}:{address[1]} --secret-file {path}",
+            f"start agents with: python -m jmesos agent --master {reach}:{address[1]} --secret-file {path}"
+            + (" (copy the secret file to each agent's machine)" if reach != address[0] else ""),
             flush=True,
         )
 

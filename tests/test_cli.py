@@ -163,6 +163,24 @@ def test_master_refuses_a_secret_file_it_cannot_use(tmp_path, kind):
         assert "holds a secret of 3 bytes, too easy to guess; use at least 16" in line
 
 
+def test_a_master_on_every_address_tells_agents_its_name_not_0_0_0_0(tmp_path):
+    """``--master 0.0.0.0:5050`` works only on the master's own machine, yet the hint said so."""
+    master = subprocess.Popen(
+        [sys.executable, "-m", "jmesos", "master", "--host", "0.0.0.0", "--port", "0", "--secret-file", "s"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = listening_port(master.stdout.readline(), host="0.0.0.0")
+        hint = master.stdout.readline()
+    finally:
+        master.terminate()
+        master.communicate(timeout=10)
+    assert f"--master {socket.gethostname()}:{port} --secret-file s (copy the secret file" in hint, hint
+
+
 def test_master_that_cannot_listen_points_at_host_or_port_as_the_cause_is(tmp_path):
     # 192.0.2.1 is TEST-NET-1: no machine has it, and no name lookup is needed to know
     done = jmesos("master", "--host", "192.0.2.1", "--port", "0", "--secret-file", str(tmp_path / "s"), timeout=10)
