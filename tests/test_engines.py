@@ -310,55 +310,48 @@ def test_an_agent_that_does_not_register_in_time_is_stopped_and_its_log_quoted(e
         assert _engine_dirs() == []
 
 
-def _set_engine_version(version: str) -> str:
-    """Run on an engine: make its jmesos report ``version``; returns the one it had."""
-    import jmesos
+def _set_on_engine(what: str, value: str) -> str:
+    """Run on an engine: make its jmesos report another ``version``, or another copy of its ``code``.
 
-    old, jmesos.__version__ = jmesos.__version__, version
+    Returns the value it had.
+    """
+    import jmesos
+    from jmesos.runtime import on_engine
+
+    owner, name = (jmesos, "__version__") if what == "version" else (on_engine, "CODE_STAMP")
+    old = getattr(owner, name)
+    setattr(owner, name, value)
     return old
 
 
-def test_an_engine_with_another_jmesos_version_is_refused_before_anything_starts(engines):
+@pytest.mark.parametrize(
+    "what, value, said",
+    [
+        (
+            "version",
+            "0.0.0.other",
+            ["has jmesos 0.0.0.other", f"and this process {jmesos.__version__}; install the same version in both"],
+        ),
+        # a development install edited after the engines started: the same version, another module (a NameError)
+        ("code", "0123456789abcdef", ["runs another copy of jmesos", "restart the engines (ipcluster stop, then"]),
+    ],
+)
+def test_an_engine_with_other_jmesos_code_is_refused_before_anything_starts(engines, what, value, said):
     engine_id = engines.ids[1]
     view = engines.client[engine_id]
-    real = view.apply_sync(_set_engine_version, "0.0.0.other")
+    real = view.apply_sync(_set_on_engine, what, value)
     try:
         with jmesos.LocalCluster(agents=0) as cluster:
             with pytest.raises(RuntimeError) as failure:
                 cluster.add_engine_agents(engines.client[engines.ids])
             message = str(failure.value)
-            assert f"engine {engine_id} on host {socket.gethostname()!r} has jmesos 0.0.0.other" in message
-            assert f"and this process {jmesos.__version__}; install the same version in both" in message
+            assert f"engine {engine_id} on host {socket.gethostname()!r} {said[0]}" in message
+            assert said[1] in message
             assert cluster.agents == []
             assert all(_agent_processes(pid) == [] for pid in engines.pids.values())  # not even on the good engine
             assert _engine_dirs() == []
     finally:
-        view.apply_sync(_set_engine_version, real)
-
-
-def _set_engine_code(stamp: str) -> str:
-    """Run on an engine: make it look as if it had loaded another copy of jmesos; returns the stamp it had."""
-    from jmesos.runtime import on_engine
-
-    old, on_engine.CODE_STAMP = on_engine.CODE_STAMP, stamp
-    return old
-
-
-def test_an_engine_that_loaded_other_code_of_the_same_version_is_refused(engines):
-    """A development install edited after the engines started: the same version, another module, a NameError."""
-    engine_id = engines.ids[0]
-    view = engines.client[engine_id]
-    real = view.apply_sync(_set_engine_code, "0123456789abcdef")
-    try:
-        with jmesos.LocalCluster(agents=0) as cluster:
-            with pytest.raises(RuntimeError) as failure:
-                cluster.add_engine_agents(engines.client[engines.ids])
-            message = str(failure.value)
-            assert f"engine {engine_id} on host {socket.gethostname()!r} runs another copy of jmesos" in message
-            assert "restart the engines (ipcluster stop, then ipcluster start)" in message
-            assert cluster.agents == [] and _engine_dirs() == []
-    finally:
-        view.apply_sync(_set_engine_code, real)
+        view.apply_sync(_set_on_engine, what, real)
 
 
 def test_bad_arguments_name_the_field_and_the_fix(engines, monkeypatch):
