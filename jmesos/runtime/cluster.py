@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from ..core.master import MasterConfig
 from ..core.model import AGENT_SETTINGS, FrameworkInfo, InvalidArgument, check_agent_keys
 from ..core.resources import ResourceError, Resources
 from ..core.scheduler import Scheduler
+from .containers import start_time
 from .driver import SchedulerDriver
 from .interpreter import jmesos_env
 from .lifetime import how_it_ended
@@ -278,6 +280,7 @@ class LocalCluster:
         self._lock = threading.Condition()
         self._agent_pids: dict[str, int] = {}
         self._exits: dict[int, int] = {}
+        self._started: dict[int, int | None] = {}  # the master's and agents' pids, with their start times
         self._errors: list[str] = []
         self._drivers: list[SchedulerDriver] = []
         self._proc: subprocess.Popen | None = None
@@ -409,11 +412,13 @@ class LocalCluster:
                 if kind == "master":
                     self.address = (report["address"][0], int(report["address"][1]))
                     self.master_pid = report["pid"]
+                    self._started[report["pid"]] = start_time(report["pid"])
                 elif kind == "agent":  # a new agent, or one the master removed that came back under a new id
                     pid = report["pid"]
                     for old_id in [a for a, p in self._agent_pids.items() if p == pid]:
                         del self._agent_pids[old_id]
                     self._agent_pids[report["agent_id"]] = pid
+                    self._started.setdefault(pid, start_time(pid))
                 elif kind == "exit":
                     self._exits[report["pid"]] = report["code"]
                     master_lost = report["pid"] == self.master_pid and not self._stopped
@@ -487,6 +492,11 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5.0)
+        if proc is not None and proc.returncode != 0 and self._own_work_dir:
+            # the supervisor did not stop them (it was killed): the agents are taking their tasks
+            # down by themselves and still write into their sandboxes, so removing the directory
+            # now would see it made again behind us
+            self._wait_for_orphaned_processes()
         # an event subscriber may stop the cluster: it runs on the observer, which cannot wait for itself
         observer = self._observer if self._observer is not threading.current_thread() else None
         if observer is not None:
@@ -506,6 +516,32 @@ class LocalCluster:
         _live_clusters.discard(self)
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def _wait_for_orphaned_processes(self, timeout: float = 5.0) -> None:
+        """Wait until the master and agents a killed supervisor left behind have exited; SIGKILL them after ``timeout``.
+
+        They are not this process's children: each is told apart from a later process given
+        the same pid by its start time.
+        """
+        with self._lock:
+            pids = {pid: start for pid, start in self._started.items() if start is not None and pid not in self._exits}
+        deadline = time.monotonic() + timeout
+        killed = False
+        while True:
+            alive = [pid for pid, start in pids.items() if start_time(pid) == start]
+            if not alive:
+                return
+            if time.monotonic() > deadline:
+                if killed:
+                    return
+                for pid in alive:  # a frozen agent (SIGSTOP) cannot act on its SIGTERM
+                    for sig in (signal.SIGKILL, signal.SIGCONT):
+                        try:
+                            os.kill(pid, sig)
+                        except OSError:
+                            pass
+                killed, deadline = True, time.monotonic() + 2.0
+            time.sleep(0.02)
 
     def _shut_down_through_master(self, agent_ids: list[str]) -> bool:
         """Have the master ask ``agent_ids`` to leave; False when no master is there to ask.
@@ -678,6 +714,8 @@ class LocalCluster:
             self._command({"cmd": "add_agent", "spec": spec})
             deadline = time.monotonic() + timeout
             while set(self._agent_pids) == before:
+                if self._over is not None:  # its supervisor or master died meanwhile: no agent will come
+                    self._check_running()
                 if not self._lock.wait(max(0.0, deadline - time.monotonic())):
                     raise RuntimeError(
                         self._failure(
@@ -768,8 +806,15 @@ class LocalCluster:
 
     def _command(self, command: dict[str, Any]) -> None:
         assert self._proc is not None and self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps(command) + "\n")
-        self._proc.stdin.flush()
+        try:
+            self._proc.stdin.write(json.dumps(command) + "\n")
+            self._proc.stdin.flush()
+        except (OSError, ValueError):  # nobody reads the commands: the supervisor has died
+            code = self._proc.poll()
+            why = f"its supervisor process {how_it_ended(code)}" if code is not None else "its supervisor is gone"
+            raise RuntimeError(
+                f"this cluster is over: {self.over or why}; start a new one with jmesos.LocalCluster(...)"
+            ) from None
 
     def _find_task(self, task_id: str, framework_id: str | None) -> Event | None:
         """The launch of ``task_id`` in the event log (None: not there, or no longer)."""

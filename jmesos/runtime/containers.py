@@ -257,6 +257,17 @@ def _stat(pid: int | str) -> list[bytes] | None:
         return None
 
 
+def start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot): tells it from a later process given its pid.
+
+    None when it is gone, a zombie, or there is no ``/proc``.
+    """
+    fields = _stat(pid)
+    if fields is None or fields[0] == b"Z" or len(fields) < 20:
+        return None
+    return int(fields[19])
+
+
 def descendants(pid: int) -> list[int]:
     """Every live descendant of ``pid``, from /proc (for killing a process tree without cgroups)."""
     children: dict[int, list[int]] = {}
