@@ -403,6 +403,41 @@ def test_output_of_python_and_shell_tasks_lands_in_the_sandbox(shared):
     assert Path(sandbox_path(root, "agent-1", "fw-1", "after-chatty"), "stdout").read_text() == "mine\n"
 
 
+@pytest.mark.parametrize("how", ["closes", "redirects"])
+def test_a_task_that_closes_or_redirects_its_output_finishes_and_the_next_one_is_captured(shared, how):
+    """``os.close(1)`` in a task made the worker fail on its way to report: TASK_FAILED, worker exited with 70."""
+    master, agent = shared
+
+    def meddle(how):
+        import os
+
+        print("before", flush=True)
+        if how == "closes":
+            os.close(1)
+        else:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        return 5
+
+    def chat():
+        import subprocess
+
+        print("said afterwards", flush=True)
+        subprocess.run(["echo", "and by a child"], check=True)
+
+    master.run(python_task(f"meddle-{how}", meddle, how))
+    done = master.final(f"meddle-{how}")
+    assert done.state == TaskState.TASK_FINISHED, done.message
+    assert loads_value(done.data) == 5
+    root = str(agent.work / "sandboxes")
+    assert Path(sandbox_path(root, "agent-1", "fw-1", f"meddle-{how}"), "stdout").read_text() == "before\n"
+    master.run(python_task(f"after-{how}", chat))
+    assert master.final(f"after-{how}").state == TaskState.TASK_FINISHED
+    assert (
+        Path(sandbox_path(root, "agent-1", "fw-1", f"after-{how}"), "stdout").read_text()
+        == "said afterwards\nand by a child\n"
+    )
+
+
 def test_threads_a_task_leaves_running_cannot_touch_later_tasks(shared):
     """A worker whose task left threads behind is retired: the next task runs in a clean process."""
     master, agent = shared

@@ -266,6 +266,11 @@ class _Capture:
         self.directory = directory
         self.pid = os.getpid()
         self.gen = -1
+        self.files: tuple = ()  # (device, inode) of the files fds 1 and 2 were pointed at
+
+    def still_ours(self, out: os.stat_result, err: os.stat_result) -> bool:
+        """Whether fds 1 and 2 still write to this pair of files (a task can close or redirect them)."""
+        return ((out.st_dev, out.st_ino), (err.st_dev, err.st_ino)) == self.files
 
     def path(self, gen: int, stream: str) -> str:
         return capture_path(self.directory, self.pid, gen, stream)
@@ -274,16 +279,23 @@ class _Capture:
         """Point fds 1 and 2 at a fresh pair of files of generation ``gen``."""
         _flush_std()
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        files = []
         for fd, stream in ((1, "stdout"), (2, "stderr")):
             new = os.open(self.path(gen, stream), flags, 0o644)
-            os.dup2(new, fd)
-            os.close(new)
+            st = os.fstat(new)
+            files.append((st.st_dev, st.st_ino))
+            if new != fd:
+                os.dup2(new, fd)
+                os.close(new)
+            else:  # a task closed that fd, the lowest free one, which open handed out: the tasks' children need it
+                os.set_inheritable(fd, True)
             if self.gen >= 0:
                 try:
                     os.unlink(self.path(self.gen, stream))
                 except FileNotFoundError:
                     pass
         self.gen = gen
+        self.files = tuple(files)
 
     def publish(self, sandbox: str) -> None:
         """Make ``sandbox`` and link the current files into it (live: later writes show there too)."""
@@ -438,8 +450,16 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                 os.write(2, note.encode(errors="replace"))
             except OSError:
                 pass
-        out, err = os.fstat(1), os.fstat(2)
-        if out.st_size or err.st_size or out.st_nlink > 1 or err.st_nlink > 1 or link.sandbox_made:
+        try:
+            out, err = os.fstat(1), os.fstat(2)
+            changed = not capture.still_ours(out, err)
+        except OSError:  # the task closed its stdout or stderr
+            changed = True
+        if changed:  # what it wrote before is kept, and the next task gets streams again (it crashed the worker)
+            publish = True
+        else:
+            publish = out.st_size or err.st_size or out.st_nlink > 1 or err.st_nlink > 1 or link.sandbox_made
+        if publish:
             try:
                 capture.publish(sandbox)
             except OSError as exc:
