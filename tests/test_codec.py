@@ -49,7 +49,7 @@ def _status(data) -> TaskStatus:
 
 
 HOT = [
-    m.StatusUpdate(_status(Blob(b"P" + pickle.dumps(42)))),
+    m.StatusUpdate(_status(Blob(pickle.dumps(42)))),
     m.StatusUpdate(_status(None)),
     m.StatusUpdate(_status({"plain": "value"})),  # a master-made status may carry any picklable value
     m.ResourceOffers(

@@ -51,9 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 from .containers import Container, descendants, own_children, signal_snapshot, signal_tree, tree_snapshot
 from .lifetime import how_it_ended
-from .serialize import Blob, SerializationError, dumps_value, loads_call, loads_value
+from .serialize import OUT_OF_BAND_BYTES, Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
-from .wire import _COUNT, _HEADER, _OUT_OF_BAND, _SIZE, _consume, _queue, dump_frame, frame_layout, load_frame
+from .wire import _COUNT, _HEADER, _OUT_OF_BAND, _SIZE, _consume, _queue, dump_frame, frame_layout, load_frame, loads_at
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent, _Task
@@ -92,7 +92,14 @@ class _WorkerLink:
 
     def recv(self) -> Any:
         """The next frame from the agent, None at end of file (the agent is done with us)."""
-        buf = bytearray()
+        header = _read_exact(self.cmd_fd, 4)
+        if header is None:
+            return None
+        (word,) = _HEADER.unpack(header)
+        if not word & _OUT_OF_BAND:  # the usual frame: a pickle and nothing else
+            body = _read_exact(self.cmd_fd, word)
+            return None if body is None else pickle.loads(body)
+        buf = bytearray(header)
         while True:
             layout = frame_layout(buf, 0)
             if layout is not None:
@@ -417,6 +424,8 @@ def _worker_main(link: _WorkerLink, rlimit: Container | None, enforces_memory: b
                 else:
                     try:  # None travels as no data at all
                         data = None if value is None else dumps_value(value, "the task's return value")
+                        if data is not None and len(data) < OUT_OF_BAND_BYTES:
+                            data = bytes(data)  # plain bytes pickle in C; a Blob only pays off out of band
                     except SerializationError as exc:
                         outcome = FAILED
                         message = f"the task finished but its result cannot be sent back: {exc}"
@@ -582,8 +591,12 @@ class Worker:
         if self.cmd_fd < 0:
             return False
         try:
-            while self.outbuf:
-                _consume(self.outbuf, os.writev(self.cmd_fd, list(islice(self.outbuf, 64))))
+            out = self.outbuf
+            while out:
+                _consume(
+                    out,
+                    os.write(self.cmd_fd, out[0]) if len(out) == 1 else os.writev(self.cmd_fd, list(islice(out, 64))),
+                )
         except BlockingIOError:
             pass
         except OSError:
@@ -613,6 +626,17 @@ class Worker:
         buf = self.inbuf
         offset = 0
         while True:
+            if len(buf) - offset >= 4:  # the usual frame, a pickle and nothing else, without frame_layout's work
+                (word,) = _HEADER.unpack_from(buf, offset)
+                if not word & _OUT_OF_BAND:
+                    if len(buf) - offset - 4 < word:
+                        break
+                    try:
+                        frames.append(loads_at(buf, offset + 4, word))
+                    except Exception as exc:  # noqa: BLE001 - a corrupt frame must not take the agent down
+                        print(f"jmesos agent: undecodable frame from worker {self.pid}: {exc!r}", file=sys.stderr)
+                    offset += 4 + word
+                    continue
             try:
                 layout = frame_layout(buf, offset)
             except ValueError as exc:  # a worker gone wrong: what it sends now cannot be framed
