@@ -53,7 +53,17 @@ from .containers import Container, descendants, own_children, signal_snapshot, s
 from .lifetime import how_it_ended
 from .serialize import OUT_OF_BAND_BYTES, Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
-from .wire import _COUNT, _HEADER, _OUT_OF_BAND, _SIZE, _consume, _queue, dump_frame, frame_layout, load_frame, loads_at
+from .wire import (
+    _HEADER,
+    _OUT_OF_BAND,
+    _consume,
+    _queue,
+    dump_frame,
+    frame_layout,
+    frame_missing,
+    load_frame,
+    take_frames,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .agent import Agent, _Task
@@ -104,7 +114,7 @@ class _WorkerLink:
             layout = frame_layout(buf, 0)
             if layout is not None:
                 return load_frame(buf, layout)
-            missing = _frame_missing(buf)
+            missing = frame_missing(buf)
             chunk = _read_exact(self.cmd_fd, missing)
             if chunk is None:
                 return None
@@ -174,23 +184,6 @@ def _write_all(fd: int, chunks: list) -> None:
     out: deque = deque(chunks)
     while out:
         _consume(out, os.writev(fd, list(islice(out, 64))))
-
-
-def _frame_missing(buf: bytearray) -> int:
-    """How many more bytes the frame at the start of ``buf`` needs at least (its header, then the rest)."""
-    if len(buf) < 4:
-        return 4 - len(buf)
-    (word,) = _HEADER.unpack_from(buf)
-    size = word & ~_OUT_OF_BAND
-    if not word & _OUT_OF_BAND:
-        return 4 + size - len(buf)
-    if len(buf) < 8:
-        return 8 - len(buf)
-    (count,) = _COUNT.unpack_from(buf, 4)
-    start = 8 + _SIZE.size * count
-    if len(buf) < start:
-        return start - len(buf)
-    return start + size + sum(_SIZE.unpack_from(buf, 8 + _SIZE.size * i)[0] for i in range(count)) - len(buf)
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -622,36 +615,16 @@ class Worker:
             self.inbuf += buf[:n]
             if n < len(buf):
                 break
+        taken, broken = take_frames(self.inbuf)
         frames = []
-        buf = self.inbuf
-        offset = 0
-        while True:
-            if len(buf) - offset >= 4:  # the usual frame, a pickle and nothing else, without frame_layout's work
-                (word,) = _HEADER.unpack_from(buf, offset)
-                if not word & _OUT_OF_BAND:
-                    if len(buf) - offset - 4 < word:
-                        break
-                    try:
-                        frames.append(loads_at(buf, offset + 4, word))
-                    except Exception as exc:  # noqa: BLE001 - a corrupt frame must not take the agent down
-                        print(f"jmesos agent: undecodable frame from worker {self.pid}: {exc!r}", file=sys.stderr)
-                    offset += 4 + word
-                    continue
-            try:
-                layout = frame_layout(buf, offset)
-            except ValueError as exc:  # a worker gone wrong: what it sends now cannot be framed
-                print(f"jmesos agent: unreadable frame from worker {self.pid}: {exc}", file=sys.stderr)
-                buf.clear()
-                return frames, True
-            if layout is None:
-                break
-            try:
-                frames.append(load_frame(buf, layout))
-            except Exception as exc:  # noqa: BLE001 - a corrupt frame must not take the agent down
-                print(f"jmesos agent: undecodable frame from worker {self.pid}: {exc!r}", file=sys.stderr)
-            offset = layout[0]
-        if offset:
-            del buf[:offset]
+        for frame, error in taken:
+            if error is None:
+                frames.append(frame)
+            else:  # a corrupt frame must not take the agent down
+                print(f"jmesos agent: undecodable frame from worker {self.pid}: {error!r}", file=sys.stderr)
+        if broken:  # a worker gone wrong: what it sends now cannot be framed
+            print(f"jmesos agent: unreadable frame from worker {self.pid}: {broken}", file=sys.stderr)
+            return frames, True
         return frames, eof
 
     def signal_tree(self, sig: int) -> None:

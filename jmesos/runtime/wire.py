@@ -497,39 +497,23 @@ class Hub:
             self._write(channel)
             out.append(HubEvent("connected", channel))
         messages: list = []
-        buf = channel.inbuf
-        offset = 0
-        while True:
-            if len(buf) - offset >= 4:  # the usual frame, a pickle and nothing else, without frame_layout's work
-                (word,) = _HEADER.unpack_from(buf, offset)
-                if word <= _MAX_FRAME:
-                    if len(buf) - offset - 4 < word:
-                        break
-                    try:
-                        messages.extend(codec.decode(loads_at(buf, offset + 4, word)))
-                    except Exception as exc:  # a broken frame from an authenticated peer: report, keep serving
-                        detail = f"undecodable frame from {channel.name}: {exc!r}"
-                        out.append(HubEvent("refused", channel, detail=detail))
-                    offset += 4 + word
+        frames, broken = take_frames(channel.inbuf)
+        if broken:
+            self._close(channel)
+            out.append(HubEvent("closed", channel, detail=broken))
+            return
+        for frame, error in frames:
+            if error is None:
+                try:
+                    messages.extend(codec.decode(frame))
                     continue
-            try:
-                layout = frame_layout(buf, offset)
-            except ValueError as exc:
-                self._close(channel)
-                out.append(HubEvent("closed", channel, detail=str(exc)))
-                return
-            if layout is None:
-                break
-            try:
-                messages.extend(codec.decode(load_frame(buf, layout)))
-            except Exception as exc:  # a broken frame from an authenticated peer: report, keep serving
-                out.append(HubEvent("refused", channel, detail=f"undecodable frame from {channel.name}: {exc!r}"))
-            offset = layout[0]
-        if offset:
-            del buf[:offset]
+                except Exception as exc:  # noqa: BLE001
+                    error = exc
+            # a broken frame from an authenticated peer: report, keep serving
+            out.append(HubEvent("refused", channel, detail=f"undecodable frame from {channel.name}: {error!r}"))
         if messages:
             out.append(HubEvent("messages", channel, messages))
-        if buf:
+        if channel.inbuf:
             out.append(HubEvent("receiving", channel))
 
 
@@ -583,29 +567,77 @@ def frame_layout(buf: bytearray, offset: int) -> tuple[int, int, int, list[tuple
     ``(end, pickle start, pickle size, [(start, size) of each out-of-band buffer])``;
     ValueError for a frame no peer of ours would send.
     """
+    layout = _parse_frame(buf, offset)
+    return layout if type(layout) is tuple else None
+
+
+def frame_missing(buf: bytearray) -> int:
+    """How many more bytes the frame at the start of ``buf`` needs at least: 0 once it is whole."""
+    layout = _parse_frame(buf, 0)
+    return 0 if type(layout) is tuple else layout
+
+
+def _parse_frame(buf: bytearray, offset: int) -> tuple[int, int, int, list[tuple[int, int]]] | int:
+    """The frame's layout (see :func:`frame_layout`), or how many bytes it still needs at least."""
     have = len(buf) - offset
     if have < 4:
-        return None
+        return 4 - have
     (word,) = _HEADER.unpack_from(buf, offset)
     size = word & ~_OUT_OF_BAND
     if size > _MAX_FRAME:
         raise ValueError("frame too large")
     if not word & _OUT_OF_BAND:
-        return (offset + 4 + size, offset + 4, size, []) if have >= 4 + size else None
+        end = offset + 4 + size
+        return (end, offset + 4, size, []) if len(buf) >= end else end - len(buf)
     if have < 8:
-        return None
+        return 8 - have
     (count,) = _COUNT.unpack_from(buf, offset + 4)
     if count > _MAX_BUFFERS:
         raise ValueError(f"frame with {count} out-of-band buffers")
     start = offset + 8 + _SIZE.size * count
     if len(buf) < start:
-        return None
+        return start - len(buf)
     spans, at = [], start + size
     for i in range(count):
         (length,) = _SIZE.unpack_from(buf, offset + 8 + _SIZE.size * i)
         spans.append((at, length))
         at += length
-    return (at, start, size, spans) if len(buf) >= at else None
+    return (at, start, size, spans) if len(buf) >= at else at - len(buf)
+
+
+def take_frames(buf: bytearray) -> tuple[list[tuple[Any, Exception | None]], str]:
+    """Unpickle the whole frames at the start of ``buf`` and remove them; a frame on its way stays.
+
+    Returns ``[(object, None) or (None, why it could not be unpickled), ...]`` and, when
+    a frame no peer of ours would send came (the stream cannot be trusted beyond it),
+    why; else ``""``.
+    """
+    frames: list[tuple[Any, Exception | None]] = []
+    offset = 0
+    broken = ""
+    while len(buf) - offset >= 4:
+        (word,) = _HEADER.unpack_from(buf, offset)
+        if word <= _MAX_FRAME:  # the usual frame, a pickle and nothing else, without _parse_frame's work
+            if len(buf) - offset - 4 < word:
+                break
+            layout: Any = (offset + 4 + word, offset + 4, word, [])
+        else:
+            try:
+                layout = frame_layout(buf, offset)
+            except ValueError as exc:
+                broken = str(exc)
+                buf.clear()
+                return frames, broken
+            if layout is None:
+                break
+        try:
+            frames.append((load_frame(buf, layout), None))
+        except Exception as exc:  # noqa: BLE001 - the caller says whose frame it was
+            frames.append((None, exc))
+        offset = layout[0]
+    if offset:
+        del buf[:offset]
+    return frames, broken
 
 
 def load_frame(buf: bytearray, layout: tuple[int, int, int, list[tuple[int, int]]]) -> Any:
