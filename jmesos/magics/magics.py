@@ -507,10 +507,9 @@ class MesosMagics(Magics):
             counted = {a.agent_id for a in feed.state.alive_agents()}
         util = ", ".join(f"{k} {100 * v:.0f}%" for k, v in s["utilization"].items() if k in ("cpus", "mem"))
         gone = tables.gone_parts(s)
-        alive = "alive" if _ended(cluster) is None else "alive when it ended"
-        unnoticed = (
-            [a for a in getattr(cluster, "exited_agents", []) if a in counted] if _ended(cluster) is None else []
-        )
+        running = _ended(cluster) is None
+        alive = "alive" if running else "alive when it ended"
+        unnoticed = [a for a in getattr(cluster, "exited_agents", []) if a in counted] if running else []
         if unnoticed:  # killed here a moment ago: the master learns it only from missed health checks
             alive += f" ({', '.join(unnoticed)} of them killed; the master notices when its health checks fail)"
         left = f" ({s['left_frameworks']} left)" if s["left_frameworks"] else ""

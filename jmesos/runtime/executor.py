@@ -49,7 +49,15 @@ from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .containers import Container, descendants, own_children, signal_snapshot, signal_tree, tree_snapshot
+from .containers import (
+    Container,
+    _stat,
+    descendants,
+    own_children,
+    signal_snapshot,
+    signal_tree,
+    tree_snapshot,
+)
 from .lifetime import how_it_ended
 from .serialize import OUT_OF_BAND_BYTES, Blob, SerializationError, dumps_value, loads_call, loads_value
 from .tracebacks import visible
@@ -1079,13 +1087,8 @@ class PythonExecutor:
 
 def _asleep(pid: int) -> bool:
     """True when process ``pid`` is blocked in the kernel (state S or D), not running or runnable."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    end = stat.rfind(b")")
-    return stat[end + 2 : end + 3] in (b"S", b"D")
+    fields = _stat(pid)
+    return fields is not None and fields[0] in (b"S", b"D")
 
 
 def _memory_message(task: _Task, container: Container) -> str:
